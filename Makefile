@@ -1,0 +1,44 @@
+# Two entry points for people: `make run` and `make test`. Everything else supports them.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+STAMP  := $(VENV)/.installed
+MEDIAPIPE := mediapipe==0.10.21
+
+.PHONY: install run test lint typecheck pytest bench clean
+
+
+$(STAMP): pyproject.toml Makefile
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (Python 3.11+ is required)"; exit 1; }
+	@bash scripts/system-deps.sh $(PYTHON)
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[dev]'
+	# MediaPipe without its non-headless OpenCV and jax; its real imports are in pyproject.
+	$(PIP) install -q --no-deps $(MEDIAPIPE)
+	$(PY) -m vigilo.tools.verify_install
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(VENV)/bin/vigilo serve
+
+lint: install
+	$(VENV)/bin/ruff check src tests scripts
+	$(VENV)/bin/ruff format --check src tests scripts
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+pytest: install
+	$(VENV)/bin/pytest -q
+
+test: install lint typecheck pytest
+
+bench: install
+	$(PY) -m vigilo.bench
+
+clean:
+	rm -rf $(VENV) var build *.egg-info

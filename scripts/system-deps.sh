@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Vigilo and its tests need, when missing and when we may (root + apt).
+# Prints a hint instead when it cannot install.
+set -u
+PYTHON="${1:-python3.11}"
+need=()
+"$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=("python3-venv")
+command -v redis-server >/dev/null 2>&1 || need+=("redis-server")
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing Debian packages: ${need[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+else
+  echo "note: please install these Debian packages: ${need[*]} (sudo apt-get install ${need[*]})"
+fi

@@ -1,0 +1,3 @@
+from vigilo.cli.main import main
+
+main()

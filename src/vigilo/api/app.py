@@ -1,0 +1,66 @@
+"""FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from vigilo import __version__
+from vigilo.api.errors import install_error_handlers
+from vigilo.api.limits import BodySizeLimit
+from vigilo.api.routers import detect, health
+from vigilo.config import Settings
+from vigilo.services import Services
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
+    """Builds the app. `services` may be passed in to share them with other parts of a process."""
+    services = services or Services(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Load models off the event loop so /healthz answers while they load.
+        async def warm_up() -> None:
+            try:
+                await anyio.to_thread.run_sync(services.warm_up)
+            except Exception:
+                log.exception("warm-up failed; /readyz reports the reason")
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(warm_up)
+            yield
+            tasks.cancel_scope.cancel()
+        services.close()
+
+    app = FastAPI(
+        title="Vigilo",
+        version=__version__,
+        description="Phone watch and face-action liveness. Errors: `{code, message, detail}`.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.services = services
+    app.state.default_locale = settings.server.default_locale
+    install_error_handlers(app)
+    if settings.server.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.server.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["*"],
+        )
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=int(settings.server.max_body_mb * 1024 * 1024),
+        default_locale=settings.server.default_locale,
+    )
+    app.include_router(health.router)
+    app.include_router(detect.router)
+    return app

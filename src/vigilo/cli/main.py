@@ -1,0 +1,61 @@
+"""`vigilo` entry point: every command is registered here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from vigilo import __version__
+from vigilo.cli import detect as detect_cmd
+from vigilo.cli import evaluate, models
+from vigilo.cli.common import ConfigOption, fail, settings_or_exit
+
+app = typer.Typer(
+    name="vigilo",
+    help="Vigilo: phone watch and face-action liveness, self-hosted.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("detect")(detect_cmd.detect)
+app.add_typer(models.app, name="models")
+app.add_typer(evaluate.app, name="eval")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(f"vigilo {__version__}")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, "--host", help="Address to listen on (config server.host)."),
+    port: int = typer.Option(None, "--port", help="Port to listen on (config server.port)."),
+    config: Path = ConfigOption,
+) -> None:
+    """Run the HTTP server (API, pages, workers) on the configured or embedded defaults."""
+    import uvicorn
+
+    from vigilo.api.app import create_app
+
+    settings = settings_or_exit(config)
+    if host:
+        settings.server.host = host
+    if port:
+        settings.server.port = port
+    try:
+        settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"cannot create data folder {settings.storage.data_dir}: {exc.strerror or exc}")
+    app_ = create_app(settings)
+    uvicorn.run(app_, host=settings.server.host, port=settings.server.port, log_config=None)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

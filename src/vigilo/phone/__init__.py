@@ -1,0 +1,1 @@
+"""Phone watch: finding phones in images, videos and (later) live streams."""

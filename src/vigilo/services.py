@@ -1,0 +1,62 @@
+"""The plain-Python services one process runs, built lazily from the settings.
+
+Routers, the CLI and background workers all reach components through here, so each
+component is built once per process and shares its resources (ONNX sessions, pools).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from vigilo.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Services:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._built: dict[str, Any] = {}
+        self._errors: dict[str, str] = {}
+
+    def _get(self, name: str, build: Callable[[], Any]) -> Any:
+        with self._lock:
+            if name not in self._built:
+                try:
+                    self._built[name] = build()
+                    self._errors.pop(name, None)
+                except Exception as exc:
+                    self._errors[name] = str(exc)
+                    raise
+            return self._built[name]
+
+    @property
+    def phone_detector(self) -> Any:
+        from vigilo.phone.detector import PhoneDetector
+
+        return self._get("phone_detector", lambda: PhoneDetector.from_config(self.settings.detector))
+
+    def warm_up(self) -> None:
+        """Builds what the configuration needs, so the first request is not slow."""
+        self.phone_detector  # noqa: B018  (property access builds it)
+
+    def readiness_problems(self) -> list[str]:
+        problems = [f"{name}: {error}" for name, error in self._errors.items()]
+        if "phone_detector" not in self._built and "phone_detector" not in self._errors:
+            problems.append("phone_detector: loading")
+        return problems
+
+    def component_status(self) -> dict[str, str]:
+        return {name: "ready" for name in self._built}
+
+    def close(self) -> None:
+        with self._lock:
+            for component in self._built.values():
+                closer = getattr(component, "close", None)
+                if callable(closer):
+                    closer()
+            self._built.clear()

@@ -1,0 +1,1 @@
+"""Shared vision runtimes: image decoding, ONNX sessions, letterboxing, NMS, drawing, detectors."""
