@@ -23,7 +23,7 @@ PHONE_NAMES = ("phone", "cell phone", "cellphone", "mobile phone", "smartphone")
 @app.command()
 def phones(
     images: Path = typer.Option(..., "--images", help="Folder of images (searched recursively)."),
-    labels: Path = typer.Option(
+    labels: Path | None = typer.Option(
         None, "--labels", help="YOLO label folder (class cx cy w h), or a centre-point list file."
     ),
     phone_class: int = typer.Option(None, "--phone-class", help="Class id of phones in the YOLO labels."),
@@ -40,7 +40,8 @@ def phones(
         settings.detector.zoom.enabled = zoom
     if not images.is_dir():
         fail(f"--images {images} is not a folder")
-    labels = labels or _sibling_labels(images)
+    if labels is None:
+        labels = _sibling_labels(images)
     if labels is None or not labels.exists():
         fail(f"no labels given and none found beside {images} (use --labels)")
     if labels.is_dir():
@@ -72,9 +73,12 @@ def phones(
 
 
 def _sibling_labels(images: Path) -> Path | None:
+    """YOLO datasets keep labels/ beside images/ (or in split folders below the given one)."""
     for candidate in (images.parent / "labels", images / "labels.txt", images.parent / "labels.txt"):
         if candidate.exists():
             return candidate
+    if any(images.rglob("labels/*.txt")):
+        return images
     return None
 
 

@@ -10,13 +10,13 @@ from typing import Any
 import yaml
 from dotenv import dotenv_values
 from pydantic import ValidationError
-from pydantic_settings.sources.utils import parse_env_vars
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
     InitSettingsSource,
     PydanticBaseSettingsSource,
 )
+from pydantic_settings.sources.utils import parse_env_vars
 
 from vigilo.config.model import Settings
 

@@ -49,9 +49,17 @@ LayoutName = Literal["auto", "yolox", "yolov5", "ultralytics", "damoyolo", "boxe
 
 
 class ZoomConfig(Section):
-    """Second pass on upscaled crops around persons, for small phones held in hands."""
+    """Second pass on upscaled crops, for phones too small for the full-frame pass.
+
+    `persons`: crops around detected persons (phones in hands in wide scenes).
+    `tiles`: an overlapping grid over the whole frame (phones on desks or floors).
+    Off by default: see docs/detection.md for what each mode adds and costs.
+    """
 
     enabled: bool = False
+    mode: Literal["persons", "tiles"] = "tiles"
+    grid: int = Field(2, ge=2, le=4, description="Tiles per side in `tiles` mode.")
+    overlap: float = Field(0.2, ge=0.0, le=0.5, description="Tile overlap, as a fraction of the tile size.")
     max_crops: int = Field(4, ge=1, le=16, description="Largest number of person crops per frame.")
     person_threshold: float = Field(0.35, ge=0.0, le=1.0)
     margin: float = Field(0.15, ge=0.0, le=1.0, description="Crop margin, as a fraction of the box size.")

@@ -33,7 +33,7 @@ class PhoneDetector:
         self.classes = list(config.classes)
         detector.class_ids(self.classes)  # fail now, with the label list, if a class is unknown
         self.zoom: ZoomConfig | None = config.zoom if config.zoom.enabled else None
-        if self.zoom is not None and PERSON not in detector.labels:
+        if self.zoom is not None and self.zoom.mode == "persons" and PERSON not in detector.labels:
             raise ModelError("detector.zoom needs a model with a 'person' class")
 
     @classmethod
@@ -59,10 +59,18 @@ class PhoneDetector:
         threshold = self.config.threshold if threshold is None else threshold
         if self.zoom is None:
             return self.detector.detect(images, threshold=threshold, classes=self.classes)
-        first_threshold = min(threshold, self.zoom.person_threshold)
-        full = self.detector.detect(images, threshold=first_threshold, classes=[*self.classes, PERSON])
-        crops_per_image = [self._crops(img, dets) for img, dets in zip(images, full, strict=True)]
-        crop_images = [img[c.y1 : c.y2, c.x1 : c.x2] for img, crops in zip(images, crops_per_image, strict=True) for c in crops]
+        if self.zoom.mode == "persons":
+            first_threshold = min(threshold, self.zoom.person_threshold)
+            full = self.detector.detect(images, threshold=first_threshold, classes=[*self.classes, PERSON])
+            crops_per_image = [self._person_crops(img, dets) for img, dets in zip(images, full, strict=True)]
+        else:
+            full = self.detector.detect(images, threshold=threshold, classes=self.classes)
+            crops_per_image = [self._tiles(img) for img in images]
+        crop_images = [
+            img[c.y1 : c.y2, c.x1 : c.x2]
+            for img, crops in zip(images, crops_per_image, strict=True)
+            for c in crops
+        ]
         crop_results = iter(self.detector.detect(crop_images, threshold=threshold, classes=self.classes))
         merged = []
         for dets, crops in zip(full, crops_per_image, strict=True):
@@ -72,7 +80,17 @@ class PhoneDetector:
             merged.append(self._merge(found))
         return merged
 
-    def _crops(self, image: np.ndarray, detections: list[Detection]) -> list[Crop]:
+    def _tiles(self, image: np.ndarray) -> list[Crop]:
+        assert self.zoom is not None
+        height, width = image.shape[:2]
+        n, overlap = self.zoom.grid, self.zoom.overlap
+        tile_w = int(width / (n - (n - 1) * overlap))
+        tile_h = int(height / (n - (n - 1) * overlap))
+        xs = np.linspace(0, width - tile_w, n).astype(int)
+        ys = np.linspace(0, height - tile_h, n).astype(int)
+        return [Crop(int(x), int(y), int(x) + tile_w, int(y) + tile_h) for y in ys for x in xs]
+
+    def _person_crops(self, image: np.ndarray, detections: list[Detection]) -> list[Crop]:
         assert self.zoom is not None
         height, width = image.shape[:2]
         persons = [
@@ -88,7 +106,10 @@ class PhoneDetector:
             x1, y1, x2, y2 = person.box
             mx, my = (x2 - x1) * self.zoom.margin, (y2 - y1) * self.zoom.margin
             crop = Crop(
-                max(0, int(x1 - mx)), max(0, int(y1 - my)), min(width, int(x2 + mx)), min(height, int(y2 + my))
+                max(0, int(x1 - mx)),
+                max(0, int(y1 - my)),
+                min(width, int(x2 + mx)),
+                min(height, int(y2 + my)),
             )
             # A crop covering most of the frame would only repeat the full-frame pass.
             if (crop.x2 - crop.x1) * (crop.y2 - crop.y1) < 0.6 * width * height:

@@ -72,7 +72,11 @@ def match(detections: list[Detection], truth: Truth) -> list[bool]:
             continue
         x1, y1, x2, y2 = det.box
         centre = next(
-            (i for i, (cx, cy) in enumerate(truth.centres) if i not in used_centres and x1 <= cx <= x2 and y1 <= cy <= y2),
+            (
+                i
+                for i, (cx, cy) in enumerate(truth.centres)
+                if i not in used_centres and x1 <= cx <= x2 and y1 <= cy <= y2
+            ),
             None,
         )
         if centre is not None:
@@ -98,16 +102,21 @@ def average_precision(scores: np.ndarray, hits: np.ndarray, positives: int) -> t
 
 
 def yolo_truth(label_dir: Path, phone_class: int) -> Callable[[Path, int, int], Truth]:
+    """Label files found anywhere under `label_dir`, matched to images by file stem."""
+    index = {p.stem: p for p in label_dir.rglob("*.txt")}
+
     def load(image: Path, width: int, height: int) -> Truth:
         truth = Truth()
-        label = label_dir / f"{image.stem}.txt"
-        if not label.is_file():
+        label = index.get(image.stem)
+        if label is None:
             return truth
         for line in label.read_text().splitlines():
             parts = line.split()
             if len(parts) >= 5 and int(float(parts[0])) == phone_class:
                 cx, cy, w, h = (float(v) for v in parts[1:5])
-                truth.boxes.append(((cx - w / 2) * width, (cy - h / 2) * height, (cx + w / 2) * width, (cy + h / 2) * height))
+                truth.boxes.append(
+                    ((cx - w / 2) * width, (cy - h / 2) * height, (cx + w / 2) * width, (cy + h / 2) * height)
+                )
         return truth
 
     return load

@@ -40,7 +40,10 @@ def decode_image(data: bytes, max_pixels: int) -> np.ndarray:
     pixels = width * height
     if pixels > max_pixels:
         raise ImageError(
-            "image_too_large", f"image has {pixels} pixels, limit {max_pixels}", pixels=pixels, limit=max_pixels
+            "image_too_large",
+            f"image has {pixels} pixels, limit {max_pixels}",
+            pixels=pixels,
+            limit=max_pixels,
         )
     array = np.frombuffer(data, dtype=np.uint8)
     image = cv2.imdecode(array, cv2.IMREAD_COLOR)

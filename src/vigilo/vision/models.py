@@ -30,7 +30,9 @@ class BundledModel:
             raise FileNotFoundError(f"bundled model {self.name} is missing at {path}; reinstall Vigilo")
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         if digest != self.sha256:
-            raise ValueError(f"bundled model {self.name} is corrupt (sha256 {digest[:12]}…, expected {self.sha256[:12]}…)")
+            raise ValueError(
+                f"bundled model {self.name} is corrupt (sha256 {digest[:12]}…, expected {self.sha256[:12]}…)"
+            )
         return path
 
 

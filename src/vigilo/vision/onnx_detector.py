@@ -51,7 +51,8 @@ def inspect_model(model: Any) -> ModelInfo:
         for value in values:
             tensor_type = value.type.tensor_type
             dims = tuple(
-                d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in tensor_type.shape.dim
+                d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
+                for d in tensor_type.shape.dim
             )
             dtype = TensorProto.DataType.Name(tensor_type.elem_type).lower()
             result.append(TensorInfo(value.name, dims, dtype))
@@ -113,7 +114,9 @@ class OnnxDetector:
             )
         declared = info.declared_hw()
         self.input_hw: tuple[int, int] = (
-            (input_size[1], input_size[0]) if input_size else declared or _metadata_hw(info) or DEFAULT_INPUT_HW
+            (input_size[1], input_size[0])
+            if input_size
+            else declared or _metadata_hw(info) or DEFAULT_INPUT_HW
         )
         self.layout: Layout = _select_layout(info, layout, self.input_hw, model_path)
         self.info = info
@@ -121,7 +124,9 @@ class OnnxDetector:
         self.sha256 = hashlib.sha256(raw).hexdigest()
         self.nms_iou = nms_iou
         num_classes = self.layout.num_classes(info)
-        self.labels: tuple[str, ...] = _resolve_labels(labels, self.layout.class_names(info), num_classes, model_path)
+        self.labels: tuple[str, ...] = _resolve_labels(
+            labels, self.layout.class_names(info), num_classes, model_path
+        )
         self._label_index = {name: i for i, name in enumerate(self.labels)}
 
         batch_dim = image.dim(0)
@@ -202,7 +207,9 @@ class OnnxDetector:
         feeds.update(self.layout.extra_inputs(self.info, batch.shape[0], canvas_hw))
         return list(self.session.run(None, feeds))
 
-    def _preprocess(self, images: Sequence[np.ndarray], canvas_hw: tuple[int, int]) -> tuple[np.ndarray, list[Placement]]:
+    def _preprocess(
+        self, images: Sequence[np.ndarray], canvas_hw: tuple[int, int]
+    ) -> tuple[np.ndarray, list[Placement]]:
         spec = self.layout.preprocess
         h, w = canvas_hw
         batch = np.empty((len(images), 3, h, w), dtype=np.float32)
@@ -232,7 +239,11 @@ class OnnxDetector:
         predictions = self.layout.decode(outputs, canvas_hw)
         results = []
         for img, placement, pred in zip(images, placements, predictions, strict=True):
-            results.append(self._select(pred.boxes, pred.scores, threshold, wanted, placement, img.shape[1], img.shape[0]))
+            results.append(
+                self._select(
+                    pred.boxes, pred.scores, threshold, wanted, placement, img.shape[1], img.shape[0]
+                )
+            )
         return results
 
     def _select(
@@ -270,7 +281,12 @@ class OnnxDetector:
             Detection(
                 label=self.labels[int(class_ids[i])],
                 score=float(cand_scores[i]),
-                box=(float(cand_boxes[i, 0]), float(cand_boxes[i, 1]), float(cand_boxes[i, 2]), float(cand_boxes[i, 3])),
+                box=(
+                    float(cand_boxes[i, 0]),
+                    float(cand_boxes[i, 1]),
+                    float(cand_boxes[i, 2]),
+                    float(cand_boxes[i, 3]),
+                ),
                 class_id=int(class_ids[i]),
             )
             for i in order
@@ -312,7 +328,9 @@ def _resolve_labels(
 ) -> tuple[str, ...]:
     if configured:
         if len(configured) != num_classes:
-            raise ModelError(f"{path} predicts {num_classes} classes but {len(configured)} labels are configured")
+            raise ModelError(
+                f"{path} predicts {num_classes} classes but {len(configured)} labels are configured"
+            )
         return tuple(configured)
     if from_model and len(from_model) == num_classes:
         return tuple(from_model)

@@ -20,7 +20,9 @@ router = APIRouter(prefix="/api/v1", tags=["phone"])
 class DetectionOut(BaseModel):
     label: str
     score: float
-    box: Annotated[list[float], Field(min_length=4, max_length=4, description="x1, y1, x2, y2 in source pixels")]
+    box: Annotated[
+        list[float], Field(min_length=4, max_length=4, description="x1, y1, x2, y2 in source pixels")
+    ]
 
 
 class DetectResponse(BaseModel):
@@ -87,7 +89,10 @@ def _first_error(exc: ValueError) -> str:
                 "multipart/form-data": {
                     "schema": {
                         "type": "object",
-                        "properties": {"file": {"type": "string", "format": "binary"}, "threshold": {"type": "number"}},
+                        "properties": {
+                            "file": {"type": "string", "format": "binary"},
+                            "threshold": {"type": "number"},
+                        },
                         "required": ["file"],
                     }
                 },
