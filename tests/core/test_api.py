@@ -83,9 +83,7 @@ def test_detect_multipart_and_base64_agree(client: TestClient, phone_jpeg: bytes
 
 
 def test_detect_threshold_applies(client: TestClient, phone_jpeg: bytes) -> None:
-    strict = client.post(
-        "/api/v1/detect", json={"image": base64.b64encode(phone_jpeg).decode(), "threshold": 0.99}
-    )
+    strict = client.post("/api/v1/detect", json={"image": base64.b64encode(phone_jpeg).decode(), "threshold": 0.99})
     assert strict.status_code == 200 and strict.json()["detections"] == []
 
 
@@ -96,9 +94,7 @@ def test_errors_are_json_with_stable_codes_and_localised_messages(client: TestCl
         "code": "image_unreadable",
         "message": "无法识别的图片，请上传 JPEG、PNG 或 WebP",
     }
-    english = client.post(
-        "/api/v1/detect", json={"image": "@@@"}, headers={"Accept-Language": "en-US,en;q=0.9"}
-    )
+    english = client.post("/api/v1/detect", json={"image": "@@@"}, headers={"Accept-Language": "en-US,en;q=0.9"})
     assert english.status_code == 422
     assert english.json()["code"] == "invalid_request" and "base64" in english.json()["message"]
     missing = client.post("/api/v1/detect", json={"picture": "x"})

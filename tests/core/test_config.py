@@ -91,3 +91,21 @@ def test_cli_reports_bad_config_in_one_line_with_exit_code_2(tmp_path: Path) -> 
     assert len(lines) == 1, result.stderr
     assert "detector.treshold: unknown key" in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_generated_reference_is_a_valid_config(tmp_path: Path) -> None:
+    from vigilo.config.describe import default_yaml
+
+    text = default_yaml()
+    assert "detector:\n" in text and "  threshold: 0.35" in text
+    path = write(tmp_path, text)
+    assert load_settings(path, env_file=None).detector.threshold == 0.35
+
+
+def test_config_check_command(tmp_path: Path) -> None:
+    good = write(tmp_path, "server:\n  port: 9000\n")
+    ok = subprocess.run(
+        [sys.executable, "-m", "vigilo", "config", "check", "--config", str(good)],
+        capture_output=True, text=True, cwd=tmp_path, timeout=60,
+    )  # fmt: skip
+    assert ok.returncode == 0 and ok.stdout.strip() == "configuration ok"

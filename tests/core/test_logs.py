@@ -4,9 +4,7 @@ import logging
 from vigilo.logs import JsonFormatter, RedactingFilter
 
 
-def capture(
-    filter_: RedactingFilter, fmt: logging.Formatter | None = None
-) -> tuple[logging.Logger, io.StringIO]:
+def capture(filter_: RedactingFilter, fmt: logging.Formatter | None = None) -> tuple[logging.Logger, io.StringIO]:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.addFilter(filter_)

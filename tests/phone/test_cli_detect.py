@@ -17,9 +17,7 @@ from tests.phone.test_default_model import CLEAR_PHONE
 
 
 def vigilo(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "vigilo", *args], capture_output=True, text=True, cwd=cwd, timeout=180
-    )
+    return subprocess.run([sys.executable, "-m", "vigilo", *args], capture_output=True, text=True, cwd=cwd, timeout=180)
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +68,7 @@ def test_json_lines_for_images_folders_and_videos(media: Path) -> None:
 
 def test_threshold_and_annotated_output(media: Path, tmp_path: Path) -> None:
     out = tmp_path / "annotated"
-    result = vigilo(
-        "detect", str(media / "phone.jpg"), "--threshold", "0.95", "--save-annotated", str(out), cwd=media
-    )
+    result = vigilo("detect", str(media / "phone.jpg"), "--threshold", "0.95", "--save-annotated", str(out), cwd=media)
     assert result.returncode == 0, result.stderr
     assert "no phone" in result.stdout  # the phone scores below 0.95
     saved = list(out.glob("*.jpg"))
@@ -100,9 +96,7 @@ def test_models_check_default_model(tmp_path: Path) -> None:
 
 
 def test_models_check_rejects_a_classifier_cleanly(tmp_path: Path) -> None:
-    classifier = build(
-        tmp_path / "resnet.onnx", {"logits": np.zeros((1, 1000), np.float32)}, input_hw=(224, 224)
-    )
+    classifier = build(tmp_path / "resnet.onnx", {"logits": np.zeros((1, 1000), np.float32)}, input_hw=(224, 224))
     result = vigilo("models", "check", str(classifier), cwd=tmp_path)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()

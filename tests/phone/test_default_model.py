@@ -43,9 +43,7 @@ def test_clear_phone_is_boxed(detector: PhoneDetector) -> None:
     assert found[0].score >= 0.5
 
 
-@pytest.mark.parametrize(
-    "video", ["bottle-detection.mp4", "one-by-one-person-detection.mp4", "classroom.gif"]
-)
+@pytest.mark.parametrize("video", ["bottle-detection.mp4", "one-by-one-person-detection.mp4", "classroom.gif"])
 def test_phone_free_footage_raises_nothing(detector: PhoneDetector, video: str) -> None:
     path = shared_path("data", "phone", "negative_videos", video)
     capture = cv2.VideoCapture(str(path))

@@ -25,9 +25,7 @@ def test_ultralytics_v8_layout_centre_letterbox(tmp_path: Path) -> None:
     out = np.zeros((1, 84, anchors), np.float32)
     out[0, :4, 10] = [320, 320, 100, 200]  # cx, cy, w, h on the canvas
     out[0, 4 + PHONE, 10] = 0.9
-    model = build(
-        tmp_path / "v8.onnx", {"output0": out}, metadata={"names": repr(COCO_NAMES), "task": "detect"}
-    )
+    model = build(tmp_path / "v8.onnx", {"output0": out}, metadata={"names": repr(COCO_NAMES), "task": "detect"})
     detector = OnnxDetector(model)
     assert detector.layout.name == "ultralytics"
     assert detector.labels[PHONE] == "cell phone"
@@ -82,18 +80,14 @@ def test_class_aware_nms(tmp_path: Path) -> None:
     for index, (cx, score, klass) in enumerate([(320, 0.9, PHONE), (324, 0.8, PHONE), (322, 0.7, 0)]):
         out[0, :4, index] = [cx, 320, 100, 200]
         out[0, 4 + klass, index] = score
-    detector = OnnxDetector(
-        build(tmp_path / "nms.onnx", {"output0": out}, metadata={"names": repr(COCO_NAMES)})
-    )
+    detector = OnnxDetector(build(tmp_path / "nms.onnx", {"output0": out}, metadata={"names": repr(COCO_NAMES)}))
     found = detector.detect([SOURCE], threshold=0.3)[0]
     # the second phone overlaps the first and goes; the person overlaps too but is another class
     assert [(d.label, round(d.score, 2)) for d in found] == [("cell phone", 0.9), ("person", 0.7)]
 
 
 def test_unrecognised_output_is_a_clear_error(tmp_path: Path) -> None:
-    classifier = build(
-        tmp_path / "cls.onnx", {"logits": np.zeros((1, 1000), np.float32)}, input_hw=(224, 224)
-    )
+    classifier = build(tmp_path / "cls.onnx", {"logits": np.zeros((1, 1000), np.float32)}, input_hw=(224, 224))
     with pytest.raises(ModelError, match=r"output layout not recognised.*logits\[1, 1000\]"):
         OnnxDetector(classifier)
 

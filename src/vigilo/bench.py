@@ -1,0 +1,160 @@
+"""`make bench`: phone-detection speed on 640x480 frames, measured in one run.
+
+Rows: the detector alone and the whole detect path (JPEG decode -> detect -> NMS -> draw) at
+batch 1 and 8, beside two baselines that run the same ONNX file the way demo code usually does:
+one image at a time on a square 416x416 canvas with fresh buffers, and (the naive case) a new
+session per image. Prints a Markdown table with the machine it ran on.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+
+from vigilo.config import DetectorConfig
+from vigilo.phone.detector import PhoneDetector
+from vigilo.vision.draw import draw_detections
+from vigilo.vision.imageio import decode_image, encode_jpeg
+from vigilo.vision.models import DEFAULT_DETECTOR
+
+SHARED_FRAMES = Path(__file__).resolve().parents[3] / "shared" / "data" / "phone" / "necem" / "test" / "images"
+FRAME_SIZE = (640, 480)
+DURATION_S = float(os.environ.get("VIGILO_BENCH_SECONDS", "4"))
+
+
+def sample_frames(count: int = 16) -> list[np.ndarray]:
+    """Real webcam frames when the evaluation data is present, else a deterministic synthetic scene."""
+    paths = sorted(SHARED_FRAMES.glob("*.jpg"))[:count] if SHARED_FRAMES.is_dir() else []
+    if paths:
+        return [cv2.resize(cv2.imread(str(p)), FRAME_SIZE) for p in paths]
+    rng = np.random.default_rng(0)
+    frames = []
+    for _ in range(count):
+        frame = cv2.GaussianBlur(rng.integers(0, 255, (480, 640, 3), dtype=np.uint8), (9, 9), 0)
+        cv2.rectangle(frame, (250, 150), (330, 300), (20, 20, 20), -1)
+        frames.append(frame)
+    return frames
+
+
+def measure(run: Callable[[int], int]) -> tuple[float, float, float]:
+    """(frames/s, p50 ms, p99 ms per call). `run(i)` processes one call and returns its frame count."""
+    run(0)  # warm-up
+    timings: list[float] = []
+    frames = 0
+    started = time.perf_counter()
+    i = 1
+    while time.perf_counter() - started < DURATION_S or len(timings) < 10:
+        t0 = time.perf_counter()
+        frames += run(i)
+        timings.append((time.perf_counter() - t0) * 1000)
+        i += 1
+    elapsed = time.perf_counter() - started
+    timings.sort()
+    p99 = timings[min(len(timings) - 1, round(0.99 * (len(timings) - 1)))]
+    return frames / elapsed, statistics.median(timings), p99
+
+
+def naive_detect(session_factory: Callable[[], ort.InferenceSession], image: np.ndarray) -> int:
+    """Demo-style code: square canvas, new buffers every call, Python-level decode of all anchors."""
+    session = session_factory()
+    canvas = np.full((416, 416, 3), 114, dtype=np.uint8)
+    scale = min(416 / image.shape[0], 416 / image.shape[1])
+    resized = cv2.resize(image, (int(image.shape[1] * scale), int(image.shape[0] * scale)))
+    canvas[: resized.shape[0], : resized.shape[1]] = resized
+    blob = canvas.transpose(2, 0, 1)[None].astype(np.float32)
+    out = session.run(None, {session.get_inputs()[0].name: blob})[0][0]
+    grids, strides = [], []
+    for stride in (8, 16, 32):
+        size = 416 // stride
+        ys, xs = np.meshgrid(np.arange(size), np.arange(size), indexing="ij")
+        grids.append(np.stack((xs, ys), -1).reshape(-1, 2))
+        strides.append(np.full((size * size, 1), stride))
+    grid, stride_arr = np.concatenate(grids), np.concatenate(strides)
+    xy = (out[:, :2] + grid) * stride_arr
+    wh = np.exp(out[:, 2:4]) * stride_arr
+    scores = out[:, 4:5] * out[:, 5:]
+    boxes = np.concatenate((xy - wh / 2, wh), axis=1) / scale
+    best = scores.argmax(1)
+    conf = scores[np.arange(len(best)), best]
+    keep = conf > 0.35
+    cv2.dnn.NMSBoxesBatched(boxes[keep].tolist(), conf[keep].tolist(), best[keep].tolist(), 0.35, 0.45)
+    return 1
+
+
+def main() -> None:
+    threads = int(os.environ.get("VIGILO_BENCH_THREADS", str(min(2, os.cpu_count() or 1))))
+    frames = sample_frames()
+    jpegs = [encode_jpeg(f) for f in frames]
+    detector = PhoneDetector.from_config(DetectorConfig(threads=threads, batch_size=8))
+    model_path = str(DEFAULT_DETECTOR.verify())
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    shared_session = ort.InferenceSession(model_path, options, providers=["CPUExecutionProvider"])
+
+    def batch_of(i: int, size: int) -> list[int]:
+        return [(i * size + k) % len(frames) for k in range(size)]
+
+    def detector_only(size: int) -> Callable[[int], int]:
+        def run(i: int) -> int:
+            detector.detect([frames[k] for k in batch_of(i, size)])
+            return size
+
+        return run
+
+    def whole_path(size: int) -> Callable[[int], int]:
+        def run(i: int) -> int:
+            images = [decode_image(jpegs[k], 40_000_000) for k in batch_of(i, size)]
+            for image, found in zip(images, detector.detect(images), strict=True):
+                draw_detections(image, found)
+            return size
+
+        return run
+
+    rows = [
+        ("Vigilo detector alone", 1, detector_only(1)),
+        ("Vigilo detector alone", 8, detector_only(8)),
+        ("Vigilo whole detect path (decode → detect → NMS → draw)", 1, whole_path(1)),
+        ("Vigilo whole detect path (decode → detect → NMS → draw)", 8, whole_path(8)),
+        (
+            "baseline: one session, square 416 canvas, fresh buffers",
+            1,
+            lambda i: naive_detect(lambda: shared_session, frames[i % len(frames)]),
+        ),
+        (
+            "baseline (naive): new session per image",
+            1,
+            lambda i: naive_detect(
+                lambda: ort.InferenceSession(model_path, options, providers=["CPUExecutionProvider"]),
+                frames[i % len(frames)],
+            ),
+        ),
+    ]
+    summary = detector.detector.summary()
+    print(f"# Vigilo detection benchmark ({FRAME_SIZE[0]}x{FRAME_SIZE[1]} frames)\n")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs visible, "
+        f"{threads} ONNX Runtime threads; onnxruntime {ort.__version__}, {', '.join(summary.providers)}"
+    )
+    print(
+        f"model: {DEFAULT_DETECTOR.name} (canvas {detector.detector.canvas_hw(*FRAME_SIZE)[1]}x"
+        f"{detector.detector.canvas_hw(*FRAME_SIZE)[0]} for these frames); "
+        f"frames: {'real webcam frames (shared/data)' if SHARED_FRAMES.is_dir() else 'synthetic'}; "
+        f"{DURATION_S:.0f} s per row\n"
+    )
+    print("| path | batch | frames/s | p50 ms per call | p99 ms per call |")
+    print("|---|---:|---:|---:|---:|")
+    for name, size, run in rows:
+        fps, p50, p99 = measure(run)
+        print(f"| {name} | {size} | {fps:.1f} | {p50:.1f} | {p99:.1f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
