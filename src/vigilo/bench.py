@@ -94,6 +94,9 @@ def main() -> None:
     frames = sample_frames()
     jpegs = [encode_jpeg(f) for f in frames]
     detector = PhoneDetector.from_config(DetectorConfig(threads=threads, batch_size=8))
+    zoomed = PhoneDetector.from_config(
+        DetectorConfig(threads=threads, batch_size=8, zoom={"enabled": True, "mode": "tiles"})
+    )
     model_path = str(DEFAULT_DETECTOR.verify())
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
@@ -109,10 +112,10 @@ def main() -> None:
 
         return run
 
-    def whole_path(size: int) -> Callable[[int], int]:
+    def whole_path(size: int, phone_detector: PhoneDetector = detector) -> Callable[[int], int]:
         def run(i: int) -> int:
             images = [decode_image(jpegs[k], 40_000_000) for k in batch_of(i, size)]
-            for image, found in zip(images, detector.detect(images), strict=True):
+            for image, found in zip(images, phone_detector.detect(images), strict=True):
                 draw_detections(image, found)
             return size
 
@@ -123,6 +126,7 @@ def main() -> None:
         ("Vigilo detector alone", 8, detector_only(8)),
         ("Vigilo whole detect path (decode → detect → NMS → draw)", 1, whole_path(1)),
         ("Vigilo whole detect path (decode → detect → NMS → draw)", 8, whole_path(8)),
+        ("Vigilo whole detect path + 2×2 tiles zoom pass", 8, whole_path(8, zoomed)),
         (
             "baseline: one session, square 416 canvas, fresh buffers",
             1,

@@ -80,6 +80,9 @@ def test_detect_multipart_and_base64_agree(client: TestClient, phone_jpeg: bytes
     assert (body["width"], body["height"]) == (640, 640)
     assert [d["label"] for d in body["detections"]] == ["cell phone"]
     assert body["detections"] == as_json.json()["detections"]
+    exported = client.get("/metrics").text
+    assert 'vigilo_detect_phones_total{source="api"}' in exported
+    assert 'vigilo_detect_seconds_count{source="api"}' in exported
 
 
 def test_detect_threshold_applies(client: TestClient, phone_jpeg: bytes) -> None:

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from vigilo.api.errors import ApiError
+from vigilo.phone import metrics
 from vigilo.services import Services
 from vigilo.vision.imageio import ImageError, decode_image
 
@@ -113,7 +114,10 @@ async def detect(request: Request) -> DetectResponse:
         status = 413 if exc.code == "image_too_large" else 422
         raise ApiError(status, exc.code, **exc.params) from None
     detector = services.phone_detector
-    detections = (await anyio.to_thread.run_sync(lambda: detector.detect([image], threshold)))[0]
+    with metrics.SECONDS.labels("api").time():
+        detections = (await anyio.to_thread.run_sync(lambda: detector.detect([image], threshold)))[0]
+    metrics.FRAMES.labels("api").inc()
+    metrics.PHONES.labels("api").inc(len(detections))
     return DetectResponse(
         path=filename,
         frame=None,
