@@ -40,6 +40,29 @@ class Services:
 
         return self._get("phone_detector", lambda: PhoneDetector.from_config(self.settings.detector))
 
+    @property
+    def alert_service(self) -> Any:
+        from vigilo.alerts.service import AlertService
+
+        return self._get("alert_service", lambda: AlertService.from_settings(self.settings))
+
+    def alert_channels_configured(self) -> bool:
+        """Whether the config (YAML channels or the seed's WECOM_*/DINGTALK_* names) names any channel."""
+        settings = self.settings
+        wecom = settings.wecom
+        seed_wecom = wecom.corp_id or wecom.secret or wecom.agent_id is not None
+        return bool(settings.alerts.channels or seed_wecom or settings.dingtalk.webhook)
+
+    @property
+    def liveness(self) -> Any:
+        from vigilo.liveness.service import build_liveness_service
+
+        settings = self.settings
+        return self._get(
+            "liveness",
+            lambda: build_liveness_service(settings.liveness, settings.sessions.redis_url, settings.storage.data_dir),
+        )
+
     def warm_up(self) -> None:
         """Builds what the configuration needs, so the first request is not slow."""
         self.phone_detector  # noqa: B018  (property access builds it)

@@ -21,7 +21,13 @@ def free_port() -> int:
 
 def test_serve_on_embedded_defaults_answers_and_stops_cleanly(tmp_path: Path) -> None:
     port = free_port()
-    env = {**os.environ, "VIGILO_LOGGING__FORMAT": "json", "WECOM_SECRET": "very-secret-value-123"}
+    env = {
+        **os.environ,
+        "VIGILO_LOGGING__FORMAT": "json",
+        "WECOM_CORP_ID": "ww-test",
+        "WECOM_AGENT_ID": "1000002",
+        "WECOM_SECRET": "very-secret-value-123",
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "vigilo", "serve", "--port", str(port)],
         cwd=tmp_path,

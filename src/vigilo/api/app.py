@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
 from fastapi import FastAPI
@@ -13,11 +14,25 @@ from fastapi.middleware.cors import CORSMiddleware
 from vigilo import __version__
 from vigilo.api.errors import install_error_handlers
 from vigilo.api.limits import BodySizeLimit
-from vigilo.api.routers import detect, health
+from vigilo.api.routers import alerts, detect, health
+from vigilo.api.routers import liveness as liveness_api
 from vigilo.config import Settings
 from vigilo.services import Services
 
 log = logging.getLogger(__name__)
+
+
+async def _start_alert_worker(services: Services) -> Any:
+    """Starts the alert delivery worker when channels are configured; problems go to /readyz."""
+    if not services.alert_channels_configured():
+        return None
+    try:
+        alert_service = await anyio.to_thread.run_sync(lambda: services.alert_service)
+        await alert_service.start()
+    except Exception:
+        log.exception("alert delivery worker did not start; /readyz reports the reason")
+        return None
+    return alert_service
 
 
 def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
@@ -33,11 +48,16 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             except Exception:
                 log.exception("warm-up failed; /readyz reports the reason")
 
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(warm_up)
-            yield
-            tasks.cancel_scope.cancel()
-        services.close()
+        alert_service = await _start_alert_worker(services)
+        try:
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(warm_up)
+                yield
+                tasks.cancel_scope.cancel()
+        finally:
+            if alert_service is not None:
+                await alert_service.aclose()
+            services.close()
 
     app = FastAPI(
         title="Vigilo",
@@ -63,4 +83,6 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     )
     app.include_router(health.router)
     app.include_router(detect.router)
+    app.include_router(alerts.router)
+    app.include_router(liveness_api.router)
     return app

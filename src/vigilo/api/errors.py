@@ -37,9 +37,7 @@ def request_locale(request: Request) -> Locale:
     return pick_locale(request.headers.get("accept-language"), default)
 
 
-def error_response(
-    request: Request, status: int, code: str, detail: Any = None, **params: object
-) -> JSONResponse:
+def error_response(request: Request, status: int, code: str, detail: Any = None, **params: object) -> JSONResponse:
     body: dict[str, Any] = {"code": code, "message": message(code, request_locale(request), **params)}
     if detail is not None:
         body["detail"] = detail

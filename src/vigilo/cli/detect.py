@@ -25,9 +25,7 @@ def detect(
     threshold: float = typer.Option(None, "--threshold", "-t", min=0.0, max=1.0, help="Score threshold."),
     model: Path = typer.Option(None, "--model", "-m", help="ONNX detector to use instead of the default."),
     every: int = typer.Option(1, "--every", min=1, help="In videos, look at every Nth frame."),
-    save_annotated: Path = typer.Option(
-        None, "--save-annotated", help="Write boxed copies of the frames here."
-    ),
+    save_annotated: Path = typer.Option(None, "--save-annotated", help="Write boxed copies of the frames here."),
     zoom: bool = typer.Option(None, "--zoom/--no-zoom", help="Second pass on person crops for small phones."),
     config: Path = ConfigOption,
 ) -> None:
@@ -72,9 +70,7 @@ def detect(
             if save_annotated is not None:
                 _save(item, save_annotated)
     if not as_json:
-        err_console.print(
-            f"{frames_seen} frame(s) checked, {problems} file(s) could not be read", markup=False
-        )
+        err_console.print(f"{frames_seen} frame(s) checked, {problems} file(s) could not be read", markup=False)
     if problems:
         raise typer.Exit(EXIT_PROBLEMS)
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 
 from vigilo import __version__
+from vigilo.cli import alerts, config_cmd, evaluate, models
 from vigilo.cli import detect as detect_cmd
-from vigilo.cli import config_cmd, evaluate, models
 from vigilo.cli.common import ConfigOption, fail, settings_or_exit
 
 app = typer.Typer(
@@ -22,6 +22,7 @@ app.command("detect")(detect_cmd.detect)
 app.add_typer(models.app, name="models")
 app.add_typer(evaluate.app, name="eval")
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(alerts.app, name="alerts")
 
 
 @app.command()

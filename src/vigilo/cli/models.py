@@ -15,9 +15,7 @@ from vigilo.vision.models import BUNDLED, DEFAULT_DETECTOR
 from vigilo.vision.onnx_detector import ModelError, OnnxDetector
 from vigilo.vision.runtime import ProviderError
 
-app = typer.Typer(
-    help="List bundled models or check an ONNX file.", no_args_is_help=False, invoke_without_command=True
-)
+app = typer.Typer(help="List bundled models or check an ONNX file.", no_args_is_help=False, invoke_without_command=True)
 console = Console(highlight=False)
 
 
@@ -65,17 +63,13 @@ def check(
     console.print(f"file:        {summary.path}", markup=False)
     console.print(f"sha256:      {summary.sha256}", markup=False)
     console.print(f"layout:      {summary.layout} — {summary.layout_description}", markup=False)
-    console.print(
-        f"input:       {w}x{h}{' (any stride-32 size)' if summary.flexible_input else ''}", markup=False
-    )
+    console.print(f"input:       {w}x{h}{' (any stride-32 size)' if summary.flexible_input else ''}", markup=False)
     console.print(f"batch:       up to {summary.max_batch} image(s) per call", markup=False)
     console.print(f"classes:     {len(labels)}: {shown}", markup=False)
     if "cell phone" in labels:
         console.print(f"phone class: 'cell phone' (index {labels.index('cell phone')})", markup=False)
     else:
-        console.print(
-            "phone class: none named 'cell phone'; set detector.classes to the right label", markup=False
-        )
+        console.print("phone class: none named 'cell phone'; set detector.classes to the right label", markup=False)
     console.print(f"providers:   {', '.join(summary.providers)}", markup=False)
     console.print(
         f"timing:      p50 {np.percentile(timings, 50):.1f} ms, p99 {np.percentile(timings, 99):.1f} ms "

@@ -8,6 +8,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from vigilo.config.alerts import AlertsConfig
+from vigilo.config.liveness import LivenessConfig
+
 
 class Section(BaseModel):
     """Base for config sections: unknown keys are errors, so typos are caught."""
@@ -33,9 +36,7 @@ class LoggingConfig(Section):
 
 class StorageConfig(Section):
     data_dir: Path = Path("var")
-    database_url: str | None = Field(
-        None, description="SQLAlchemy URL; default is SQLite at <data_dir>/vigilo.db."
-    )
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default is SQLite at <data_dir>/vigilo.db.")
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'vigilo.db'}"
@@ -136,6 +137,8 @@ class Settings(BaseSettings):
     notification: NotificationConfig = Field(default_factory=NotificationConfig)
     wecom: WeComConfig = Field(default_factory=WeComConfig)
     dingtalk: DingTalkConfig = Field(default_factory=DingTalkConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    liveness: LivenessConfig = Field(default_factory=LivenessConfig)
 
     def secret_values(self) -> list[str]:
         """Every secret in the config, so logging can redact them."""

@@ -67,9 +67,7 @@ class PhoneDetector:
             full = self.detector.detect(images, threshold=threshold, classes=self.classes)
             crops_per_image = [self._tiles(img) for img in images]
         crop_images = [
-            img[c.y1 : c.y2, c.x1 : c.x2]
-            for img, crops in zip(images, crops_per_image, strict=True)
-            for c in crops
+            img[c.y1 : c.y2, c.x1 : c.x2] for img, crops in zip(images, crops_per_image, strict=True) for c in crops
         ]
         crop_results = iter(self.detector.detect(crop_images, threshold=threshold, classes=self.classes))
         merged = []

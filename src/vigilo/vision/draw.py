@@ -12,9 +12,7 @@ from vigilo.vision.detection import Detection
 BOX_COLOUR = (0, 0, 255)  # BGR red
 
 
-def draw_detections(
-    image: np.ndarray, detections: Sequence[Detection], caption: str | None = None
-) -> np.ndarray:
+def draw_detections(image: np.ndarray, detections: Sequence[Detection], caption: str | None = None) -> np.ndarray:
     """A copy of `image` with every detection boxed and labelled."""
     out = image.copy()
     thickness = max(2, round(min(out.shape[:2]) / 300))

@@ -44,9 +44,7 @@ def place(image: np.ndarray, canvas: np.ndarray, mode: PadMode) -> Placement:
     else:
         left, top = 0, 0
     resized = (
-        image
-        if (new_w, new_h) == (src_w, src_h)
-        else cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+        image if (new_w, new_h) == (src_w, src_h) else cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
     )
     canvas[top : top + new_h, left : left + new_w] = resized
     return Placement(new_w / src_w, new_h / src_h, float(left), float(top))

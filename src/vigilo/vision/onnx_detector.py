@@ -51,8 +51,7 @@ def inspect_model(model: Any) -> ModelInfo:
         for value in values:
             tensor_type = value.type.tensor_type
             dims = tuple(
-                d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
-                for d in tensor_type.shape.dim
+                d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in tensor_type.shape.dim
             )
             dtype = TensorProto.DataType.Name(tensor_type.elem_type).lower()
             result.append(TensorInfo(value.name, dims, dtype))
@@ -114,9 +113,7 @@ class OnnxDetector:
             )
         declared = info.declared_hw()
         self.input_hw: tuple[int, int] = (
-            (input_size[1], input_size[0])
-            if input_size
-            else declared or _metadata_hw(info) or DEFAULT_INPUT_HW
+            (input_size[1], input_size[0]) if input_size else declared or _metadata_hw(info) or DEFAULT_INPUT_HW
         )
         self.layout: Layout = _select_layout(info, layout, self.input_hw, model_path)
         self.info = info
@@ -124,9 +121,7 @@ class OnnxDetector:
         self.sha256 = hashlib.sha256(raw).hexdigest()
         self.nms_iou = nms_iou
         num_classes = self.layout.num_classes(info)
-        self.labels: tuple[str, ...] = _resolve_labels(
-            labels, self.layout.class_names(info), num_classes, model_path
-        )
+        self.labels: tuple[str, ...] = _resolve_labels(labels, self.layout.class_names(info), num_classes, model_path)
         self._label_index = {name: i for i, name in enumerate(self.labels)}
 
         batch_dim = image.dim(0)
@@ -240,9 +235,7 @@ class OnnxDetector:
         results = []
         for img, placement, pred in zip(images, placements, predictions, strict=True):
             results.append(
-                self._select(
-                    pred.boxes, pred.scores, threshold, wanted, placement, img.shape[1], img.shape[0]
-                )
+                self._select(pred.boxes, pred.scores, threshold, wanted, placement, img.shape[1], img.shape[0])
             )
         return results
 
@@ -328,9 +321,7 @@ def _resolve_labels(
 ) -> tuple[str, ...]:
     if configured:
         if len(configured) != num_classes:
-            raise ModelError(
-                f"{path} predicts {num_classes} classes but {len(configured)} labels are configured"
-            )
+            raise ModelError(f"{path} predicts {num_classes} classes but {len(configured)} labels are configured")
         return tuple(configured)
     if from_model and len(from_model) == num_classes:
         return tuple(from_model)

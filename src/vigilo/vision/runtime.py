@@ -28,9 +28,7 @@ def choose_providers(requested: list[str] | None = None) -> list[str]:
     return [p for p in PREFERRED_PROVIDERS if p in available] or ["CPUExecutionProvider"]
 
 
-def create_session(
-    model: bytes, providers: list[str] | None = None, threads: int = 0
-) -> ort.InferenceSession:
+def create_session(model: bytes, providers: list[str] | None = None, threads: int = 0) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if threads:

@@ -21,9 +21,7 @@ router = APIRouter(prefix="/api/v1", tags=["phone"])
 class DetectionOut(BaseModel):
     label: str
     score: float
-    box: Annotated[
-        list[float], Field(min_length=4, max_length=4, description="x1, y1, x2, y2 in source pixels")
-    ]
+    box: Annotated[list[float], Field(min_length=4, max_length=4, description="x1, y1, x2, y2 in source pixels")]
 
 
 class DetectResponse(BaseModel):

@@ -46,7 +46,4 @@ class DamoYoloLayout(Layout):
 
     def decode(self, outputs: list[np.ndarray], input_hw: tuple[int, int]) -> list[Predictions]:
         scores, boxes = outputs[self._order[0]], outputs[self._order[1]]
-        return [
-            Predictions(b.astype(np.float32), s.astype(np.float32))
-            for b, s in zip(boxes, scores, strict=True)
-        ]
+        return [Predictions(b.astype(np.float32), s.astype(np.float32)) for b, s in zip(boxes, scores, strict=True)]

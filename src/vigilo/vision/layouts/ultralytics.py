@@ -49,9 +49,7 @@ class UltralyticsLayout(Layout):
 
 class Yolov5Layout(Layout):
     name: ClassVar[str] = "yolov5"
-    description: ClassVar[str] = (
-        "YOLOv5 (Ultralytics): [N, 3 x anchors, 5 + classes], objectness x class score"
-    )
+    description: ClassVar[str] = "YOLOv5 (Ultralytics): [N, 3 x anchors, 5 + classes], objectness x class score"
     preprocess = ULTRALYTICS_PREPROCESS
 
     @classmethod

@@ -1,0 +1,1 @@
+"""Alert delivery: channels, policy, outbox and the delivery worker."""

@@ -1,0 +1,450 @@
+"""Durable outbox: every alert for every channel is a row here before anything is sent.
+
+SQLite (WAL) by default, PostgreSQL by URL. A worker *claims* due rows with a lease
+(`in_flight` + `lease_until` + a claim token); when it dies mid-delivery the lease expires and
+another pass claims the rows again, so delivery is at-least-once. The channel gets the row's
+idempotency key so platforms that dedupe (DingTalk msgUuid, WeCom duplicate check) drop repeats.
+
+Timestamps are epoch seconds (floats) from the injected clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Float,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    delete,
+    event,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from vigilo.alerts.message import AlertMessage
+
+PENDING, IN_FLIGHT, SENT, DEAD, SUPPRESSED = "pending", "in_flight", "sent", "dead", "suppressed"
+STATES = (PENDING, IN_FLIGHT, SENT, DEAD, SUPPRESSED)
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class OutboxRecord(_Base):
+    """One alert for one channel."""
+
+    __tablename__ = "alert_outbox"
+    __table_args__ = (
+        UniqueConstraint("channel", "idempotency_key", name="uq_alert_outbox_channel_key"),
+        Index("ix_alert_outbox_due", "state", "next_attempt_at"),
+        Index("ix_alert_outbox_group", "channel", "group_key"),
+        Index("ix_alert_outbox_episode", "channel", "episode"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(100))
+    destination: Mapped[str] = mapped_column(String(512))
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    group_key: Mapped[str] = mapped_column(String(255), default="")
+    episode: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    payload: Mapped[str] = mapped_column(Text)
+    snapshot_path: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    state: Mapped[str] = mapped_column(String(16), default=PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[float] = mapped_column(Float)
+    lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)
+    claim_token: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    batch_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    last_outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    last_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    last_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    sent_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    latency_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {c.name: getattr(self, c.name) for c in self.__table__.columns}
+        data.pop("payload")
+        data.pop("claim_token")
+        data["title"] = json.loads(self.payload).get("title", "")
+        return data
+
+
+@dataclass(frozen=True)
+class NewRow:
+    channel: str
+    destination: str
+    idempotency_key: str
+    group_key: str
+    message: AlertMessage
+    due_at: float
+    episode: str | None = None
+    state: str = PENDING
+    reason: str | None = None
+
+
+class OutboxError(Exception):
+    """A request about a row that cannot be honoured; `code` is stable (API error codes)."""
+
+    def __init__(self, code: str, text: str, **params: object) -> None:
+        super().__init__(text)
+        self.code = code
+        self.params = params
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _message_payload(message: AlertMessage) -> str:
+    return json.dumps(
+        {
+            "title": message.title,
+            "body": message.body,
+            "severity": message.severity,
+            "labels": message.labels,
+            "image_url": message.image_url,
+            "mentions": message.mentions,
+            "at_all": message.at_all,
+            "body_format": message.body_format,
+        },
+        ensure_ascii=False,
+    )
+
+
+class Outbox:
+    def __init__(self, url: str, snapshot_dir: Path, clock: Callable[[], float] = time.time) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.snapshot_dir = snapshot_dir
+        self._clock = clock
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._create_schema()
+
+    def _create_schema(self, tries: int = 3) -> None:
+        """Creates the table when missing; another process creating it at the same time is fine."""
+        for attempt in range(tries):
+            try:
+                _Base.metadata.create_all(self.engine)
+                return
+            except DBAPIError:
+                if attempt == tries - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def _store_snapshot(self, data: bytes | None) -> str | None:
+        if not data:
+            return None
+        path = self.snapshot_dir / f"{hashlib.sha256(data).hexdigest()}.jpg"
+        if path.exists():
+            path.touch()  # in use again: `purge` goes by age
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(f".{uuid.uuid4().hex}.part")
+            partial.write_bytes(data)
+            partial.replace(path)
+        return str(path)
+
+    def enqueue(self, row: NewRow) -> int:
+        """Stores one row; a repeated (channel, idempotency key) returns the existing row's id."""
+        now = self._clock()
+        record = OutboxRecord(
+            channel=row.channel,
+            destination=row.destination,
+            idempotency_key=row.idempotency_key,
+            group_key=row.group_key,
+            episode=row.episode,
+            payload=_message_payload(row.message),
+            snapshot_path=self._store_snapshot(row.message.snapshot),
+            state=row.state,
+            attempts=0,
+            failures=0,
+            next_attempt_at=row.due_at,
+            last_reason=row.reason,
+            created_at=now,
+        )
+        with self._sessions() as session:
+            session.add(record)
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                existing = session.scalar(
+                    select(OutboxRecord.id).where(
+                        OutboxRecord.channel == row.channel,
+                        OutboxRecord.idempotency_key == row.idempotency_key,
+                    )
+                )
+                if existing is None:
+                    raise
+                return existing
+            return record.id
+
+    def group_due_at(self, channel: str, group_key: str, wait: float, interval: float) -> float:
+        """When a new alert of this group should go out: with the group's queued ones, after the
+        group's interval since its last message, or after `wait` for a new group."""
+        now = self._clock()
+        with self._sessions() as session:
+            queued = session.scalar(
+                select(func.min(OutboxRecord.next_attempt_at)).where(
+                    OutboxRecord.channel == channel,
+                    OutboxRecord.group_key == group_key,
+                    OutboxRecord.state == PENDING,
+                    OutboxRecord.attempts == 0,
+                )
+            )
+            if queued is not None:
+                return max(queued, now)
+            last = session.scalar(
+                select(func.max(OutboxRecord.sent_at)).where(
+                    OutboxRecord.channel == channel,
+                    OutboxRecord.group_key == group_key,
+                    OutboxRecord.state == SENT,
+                )
+            )
+        if last is not None and now < last + interval:
+            return last + interval
+        return now + wait
+
+    def episode_active(self, channel: str, episode: str, since: float) -> bool:
+        """An alert of this episode is queued, or was sent after `since`."""
+        with self._sessions() as session:
+            found = session.scalar(
+                select(OutboxRecord.id)
+                .where(
+                    OutboxRecord.channel == channel,
+                    OutboxRecord.episode == episode,
+                    or_(
+                        OutboxRecord.state.in_((PENDING, IN_FLIGHT)),
+                        (OutboxRecord.state == SENT) & (OutboxRecord.sent_at >= since),
+                    ),
+                )
+                .limit(1)
+            )
+        return found is not None
+
+    # -- the worker's side ---------------------------------------------------------------------
+
+    def claim(
+        self, lease_seconds: float, limit: int, exclude_channels: Sequence[str] = ()
+    ) -> tuple[str, list[OutboxRecord]]:
+        """Takes due rows (and rows whose lease expired) for this caller; returns its claim token."""
+        now = self._clock()
+        token = uuid.uuid4().hex
+        claimable = or_(
+            (OutboxRecord.state == PENDING) & (OutboxRecord.next_attempt_at <= now),
+            (OutboxRecord.state == IN_FLIGHT) & (OutboxRecord.lease_until < now),
+        )
+        if exclude_channels:
+            claimable = claimable & OutboxRecord.channel.not_in(list(exclude_channels))
+        due = select(OutboxRecord.id).where(claimable).order_by(OutboxRecord.next_attempt_at).limit(limit)
+        statement = (
+            update(OutboxRecord)
+            .where(OutboxRecord.id.in_(due.scalar_subquery()), claimable)
+            .values(
+                state=IN_FLIGHT,
+                claim_token=token,
+                lease_until=now + lease_seconds,
+                attempts=OutboxRecord.attempts + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        with self._sessions() as session:
+            session.execute(statement)
+            session.commit()
+            rows = session.scalars(
+                select(OutboxRecord).where(OutboxRecord.claim_token == token).order_by(OutboxRecord.id)
+            ).all()
+        return token, list(rows)
+
+    def _update_held(self, token: str, ids: Sequence[int], **values: Any) -> int:
+        """Updates rows still held by this claim; a claim that lost its lease changes nothing."""
+        statement = (
+            update(OutboxRecord)
+            .where(OutboxRecord.id.in_(list(ids)), OutboxRecord.claim_token == token)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        with self._sessions() as session:
+            result = session.execute(statement)
+            session.commit()
+            return int(getattr(result, "rowcount", 0) or 0)
+
+    def mark_sent(self, token: str, rows: Sequence[OutboxRecord], batch_key: str, code: str | None) -> int:
+        now = self._clock()
+        done = 0
+        for row in rows:  # latency differs per row
+            done += self._update_held(
+                token,
+                [row.id],
+                state=SENT,
+                sent_at=now,
+                latency_ms=(now - row.created_at) * 1000.0,
+                batch_key=batch_key,
+                last_outcome="sent",
+                last_code=code,
+                last_reason=None,
+                lease_until=None,
+                claim_token=None,
+            )
+        return done
+
+    def mark_failed(
+        self,
+        token: str,
+        ids: Sequence[int],
+        *,
+        dead: bool,
+        next_at: float,
+        outcome: str,
+        code: str | None,
+        reason: str,
+    ) -> int:
+        return self._update_held(
+            token,
+            ids,
+            state=DEAD if dead else PENDING,
+            next_attempt_at=next_at,
+            failures=OutboxRecord.failures + 1,
+            last_outcome=outcome,
+            last_code=code,
+            last_reason=reason,
+            lease_until=None,
+            claim_token=None,
+        )
+
+    def defer(self, token: str, ids: Sequence[int], next_at: float, reason: str) -> int:
+        """Gives rows back unsent without counting an attempt (our own rate limit said wait)."""
+        return self._update_held(
+            token,
+            ids,
+            state=PENDING,
+            next_attempt_at=next_at,
+            attempts=OutboxRecord.attempts - 1,
+            last_reason=reason,
+            lease_until=None,
+            claim_token=None,
+        )
+
+    def extend_lease(self, token: str, ids: Sequence[int], until: float) -> int:
+        return self._update_held(token, ids, lease_until=until)
+
+    def load_message(self, row: OutboxRecord) -> AlertMessage:
+        data = json.loads(row.payload)
+        snapshot = None
+        if row.snapshot_path:
+            try:
+                snapshot = Path(row.snapshot_path).read_bytes()
+            except OSError:
+                snapshot = None  # the text still goes out; the image was cleaned up or lost
+        return AlertMessage(
+            title=data["title"],
+            body=data["body"],
+            severity=data.get("severity", "default"),
+            labels=dict(data.get("labels") or {}),
+            snapshot=snapshot,
+            image_url=data.get("image_url"),
+            mentions=list(data.get("mentions") or []),
+            at_all=bool(data.get("at_all")),
+            idempotency_key=row.idempotency_key,
+            body_format=data.get("body_format", "markdown"),
+        )
+
+    # -- operators' side ------------------------------------------------------------------------
+
+    def get(self, row_id: int) -> OutboxRecord | None:
+        with self._sessions() as session:
+            return session.get(OutboxRecord, row_id)
+
+    def rows(self, state: str | None = None, channel: str | None = None, limit: int = 50) -> list[OutboxRecord]:
+        query = select(OutboxRecord).order_by(OutboxRecord.id.desc()).limit(limit)
+        if state:
+            query = query.where(OutboxRecord.state == state)
+        if channel:
+            query = query.where(OutboxRecord.channel == channel)
+        with self._sessions() as session:
+            return list(session.scalars(query).all())
+
+    def requeue(self, row_id: int) -> OutboxRecord:
+        """Puts a dead letter back in the queue with a fresh attempt budget."""
+        with self._sessions() as session:
+            row = session.get(OutboxRecord, row_id)
+            if row is None:
+                raise OutboxError("alert_not_found", f"no alert delivery with id {row_id}", id=row_id)
+            if row.state != DEAD:
+                raise OutboxError(
+                    "alert_not_retryable",
+                    f"alert delivery {row_id} is {row.state}; only dead letters can be retried",
+                    id=row_id,
+                    state=row.state,
+                )
+            result = session.execute(
+                update(OutboxRecord)
+                .where(OutboxRecord.id == row_id, OutboxRecord.state == DEAD)
+                .values(state=PENDING, attempts=0, next_attempt_at=self._clock(), last_reason="requeued")
+                .execution_options(synchronize_session=False)
+            )
+            session.commit()
+            if not getattr(result, "rowcount", 0):
+                raise OutboxError("alert_not_retryable", f"alert delivery {row_id} changed meanwhile", id=row_id)
+            session.expire_all()
+            fresh = session.get(OutboxRecord, row_id)
+            assert fresh is not None
+            return fresh
+
+    def purge(self, before: float) -> int:
+        """Deletes finished rows (sent, suppressed, dead) created before `before`, and snapshot
+        files no row refers to any more. Returns how many rows went."""
+        finished = OutboxRecord.state.in_((SENT, SUPPRESSED, DEAD)) & (OutboxRecord.created_at < before)
+        with self._sessions() as session:
+            result = session.execute(delete(OutboxRecord).where(finished).execution_options(synchronize_session=False))
+            session.commit()
+            kept = set(session.scalars(select(OutboxRecord.snapshot_path).distinct()).all())
+        if self.snapshot_dir.is_dir():
+            for path in self.snapshot_dir.glob("*.jpg"):
+                if str(path) not in kept and path.stat().st_mtime < before:
+                    path.unlink(missing_ok=True)
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    def session(self) -> Session:
+        """A session for read-only reports (the ledger)."""
+        return self._sessions()

@@ -1,0 +1,442 @@
+"""`AlertService`: policy in front, durable outbox in the middle, channels behind.
+
+`submit()` decides (threshold, silences, routes, grouping) and stores one row per channel; the
+delivery worker claims due rows, groups them into messages, respects each destination's rate
+limit (collapsing what does not fit into one digest), sends, and records what the platform said.
+A message counts as sent only when the channel reports `Outcome.SENT`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from vigilo.alerts import ledger
+from vigilo.alerts.channels.base import Channel
+from vigilo.alerts.message import AlertMessage, Severity
+from vigilo.alerts.outbox import DEAD, PENDING, SUPPRESSED, NewRow, Outbox, OutboxRecord
+from vigilo.alerts.outcome import DeliveryResult, Outcome
+from vigilo.alerts.policy import Alert, AlertPolicy
+from vigilo.alerts.ratelimit import RateLimiter, build_rate_limiter
+from vigilo.alerts.retry import decide, describe
+from vigilo.config.alert_policy import DeliveryConfig
+from vigilo.config.model import NotificationConfig, Settings
+from vigilo.i18n import Locale, message
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Batch:
+    rows: list[OutboxRecord]
+
+    @property
+    def ids(self) -> list[int]:
+        return [row.id for row in self.rows]
+
+
+def plan_batches(groups: Sequence[list[OutboxRecord]], free: int) -> list[_Batch]:
+    """One message per group while slots last; the last free slot carries all the rest as a digest."""
+    if free <= 0 or not groups:
+        return []
+    if len(groups) <= free:
+        return [_Batch(list(g)) for g in groups]
+    singles = [_Batch(list(g)) for g in groups[: free - 1]]
+    rest = [row for group in groups[free - 1 :] for row in group]
+    return [*singles, _Batch(rest)]
+
+
+class AlertService:
+    def __init__(
+        self,
+        channels: Mapping[str, Channel],
+        config: DeliveryConfig,
+        notification: NotificationConfig,
+        outbox: Outbox,
+        limiter: RateLimiter,
+        *,
+        locale: Locale = "zh-CN",
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.channels = dict(channels)
+        self.config = config
+        self.outbox = outbox
+        self.limiter = limiter
+        self.locale = locale
+        self.policy = AlertPolicy(config.policy, notification, self.channels, clock)
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._task: asyncio.Task[None] | None = None
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._busy: dict[str, asyncio.Task[None]] = {}
+
+    @classmethod
+    def build(
+        cls,
+        channels: Mapping[str, Channel],
+        config: DeliveryConfig,
+        notification: NotificationConfig,
+        *,
+        database_url: str,
+        data_dir: Path,
+        redis_url: str | None = None,
+        locale: Locale = "zh-CN",
+    ) -> AlertService:
+        """Builds the outbox and limiter from configuration."""
+        snapshots = config.outbox.snapshot_dir or data_dir / "alert-snapshots"
+        outbox = Outbox(config.outbox.database_url or database_url, snapshots)
+        redis = config.rate_limit.redis_url or redis_url
+        limiter = build_rate_limiter(redis, config.rate_limit.key_prefix)
+        return cls(channels, config, notification, outbox, limiter, locale=locale)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, channels: Mapping[str, Channel] | None = None) -> AlertService:
+        """From `Settings`: `alerts.{channels,policy,outbox,retry,rate_limit}`, storage, sessions."""
+        alerts = settings.alerts
+        config = DeliveryConfig(
+            policy=alerts.policy, outbox=alerts.outbox, retry=alerts.retry, rate_limit=alerts.rate_limit
+        )
+        if channels is None:
+            from vigilo.alerts.registry import build_channels
+
+            channels = build_channels(settings)
+        return cls.build(
+            channels,
+            config,
+            settings.notification,
+            database_url=settings.storage.resolved_database_url(),
+            data_dir=settings.storage.data_dir,
+            redis_url=settings.sessions.redis_url,
+            locale=settings.server.default_locale,
+        )
+
+    # -- intake ---------------------------------------------------------------------------------
+
+    def submit(self, alert: Alert) -> list[int]:
+        """Queues `alert` for every channel the policy picks; returns the outbox row ids.
+
+        Blocking (one short database write per channel); call through a thread from async code.
+        Below the threshold or with notifications off, nothing is stored and the list is empty.
+        """
+        decision = self.policy.evaluate(alert)
+        if decision.dropped:
+            ledger.DROPPED.labels(reason=decision.drop_kind or "other").inc()
+            log.info("alert %s not queued: %s", alert.key, decision.dropped)
+            return []
+        ids = [
+            self._enqueue_for(name, alert, decision.severity, decision.labels, decision.group_key, decision.suppressed)
+            for name in decision.channels
+        ]
+        self._notify_worker()
+        return ids
+
+    def _enqueue_for(
+        self,
+        name: str,
+        alert: Alert,
+        severity: Severity,
+        labels: dict[str, str],
+        group_key: str,
+        suppressed: str | None,
+    ) -> int:
+        policy = self.config.policy
+        channel = self.channels.get(name)
+        state, reason, due = PENDING, None, self._clock()
+        if channel is None:
+            state, reason = DEAD, f"channel {name!r} is not configured (named by an alert route)"
+        elif suppressed:
+            state, reason = SUPPRESSED, suppressed
+        elif alert.episode and self.outbox.episode_active(name, alert.episode, self._clock() - policy.repeat_interval):
+            state, reason = SUPPRESSED, "same episode already notified within repeat_interval"
+        else:
+            due = self.outbox.group_due_at(name, group_key, policy.group_wait, policy.group_interval)
+        row = NewRow(
+            channel=name,
+            destination=channel.destination_key if channel else "",
+            idempotency_key=alert.key,
+            group_key=group_key,
+            message=alert.message(severity, labels, alert.key),
+            due_at=due,
+            episode=alert.episode,
+            state=state,
+            reason=reason,
+        )
+        if state != PENDING:
+            ledger.ALERTS.labels(channel=name, state=state).inc()
+        return self.outbox.enqueue(row)
+
+    # -- delivery -------------------------------------------------------------------------------
+
+    async def run_once(self) -> int:
+        """One pass: claims due rows and delivers them; returns how many rows it handled."""
+        claimed = await self._start_pass()
+        tasks = list(self._busy.values())
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        return claimed
+
+    async def _start_pass(self) -> int:
+        """Claims due rows and starts one delivery task per channel (not for busy channels)."""
+        self._busy = {name: task for name, task in self._busy.items() if not task.done()}
+        token, rows = await asyncio.to_thread(
+            self.outbox.claim,
+            self.config.outbox.lease_seconds,
+            self.config.outbox.batch_size,
+            list(self._busy),
+        )
+        by_channel: dict[str, list[OutboxRecord]] = {}
+        for row in rows:
+            by_channel.setdefault(row.channel, []).append(row)
+        for name, channel_rows in by_channel.items():
+            self._busy[name] = asyncio.create_task(self._deliver_channel(name, token, channel_rows))
+        return len(rows)
+
+    async def _deliver_channel(self, name: str, token: str, rows: list[OutboxRecord]) -> None:
+        try:
+            channel = self.channels.get(name)
+            if channel is None:
+                reason = f"channel {name!r} is no longer configured"
+                await self._fail(token, rows, dead=True, delay=0, outcome="permanent", code=None, reason=reason)
+                return
+            await self._deliver_groups(channel, token, rows)
+        except asyncio.CancelledError:
+            # Stopping: hand back what this claim still holds, so a restart need not wait out the
+            # lease. A send cut off mid-flight may have arrived; the idempotency key covers that.
+            self.outbox.defer(token, [r.id for r in rows], self._clock(), "worker stopped")
+            raise
+        except Exception:
+            log.exception("delivery to %s failed unexpectedly; the rows are retried after their lease", name)
+
+    async def _deliver_groups(self, channel: Channel, token: str, rows: list[OutboxRecord]) -> None:
+        groups: dict[str, list[OutboxRecord]] = {}
+        for row in rows:
+            groups.setdefault(row.group_key, []).append(row)
+        windows = self.config.rate_limit.windows_for(channel.kind)
+        free = await self.limiter.available(channel.destination_key, windows)
+        batches = plan_batches(list(groups.values()), free)
+        planned = {row.id for batch in batches for row in batch.rows}
+        waiting = [row for row in rows if row.id not in planned]
+        lease = self.config.outbox.lease_seconds
+        for index, batch in enumerate(batches):
+            wait = await self.limiter.acquire(channel.destination_key, windows)
+            if wait > 0:
+                waiting += [row for later in batches[index:] for row in later.rows]
+                break
+            if index:  # earlier sends took time: keep the rest of the claim ours
+                held = [row.id for later in batches[index:] for row in later.rows] + [r.id for r in waiting]
+                await asyncio.to_thread(self.outbox.extend_lease, token, held, self._clock() + lease)
+            await self._deliver_batch(channel, token, batch)
+        if waiting:
+            wait = max(await self.limiter.wait_time(channel.destination_key, windows), 0.05)
+            reason = f"waiting for the rate limit of {channel.destination_key}"
+            await asyncio.to_thread(self.outbox.defer, token, [r.id for r in waiting], self._clock() + wait, reason)
+
+    def compose(self, rows: Sequence[OutboxRecord]) -> tuple[AlertMessage, bool]:
+        """The message for a batch, and whether it is a digest of several alerts."""
+        messages = [self.outbox.load_message(row) for row in rows]
+        if len(messages) == 1:
+            return messages[0], False
+        keys = sorted(m.idempotency_key for m in messages)
+        digest_key = "digest-" + hashlib.sha256("\n".join(keys).encode()).hexdigest()[:40]
+        return build_digest(messages, digest_key, self.locale, self.config.outbox.digest_max_items), True
+
+    async def _deliver_batch(self, channel: Channel, token: str, batch: _Batch) -> None:
+        msg, is_digest = await asyncio.to_thread(self.compose, batch.rows)
+        result = await self._send(channel, msg)
+        ledger.DELIVERIES.labels(channel=channel.name, outcome=result.outcome.value).inc()
+        if result.outcome is Outcome.SENT:
+            code = None if result.platform_code is None else str(result.platform_code)
+            await asyncio.to_thread(self.outbox.mark_sent, token, batch.rows, msg.idempotency_key, code)
+            self._count_sent(channel.name, batch.rows, is_digest)
+            return
+        await self._handle_failure(channel, token, batch, result)
+
+    async def _send(self, channel: Channel, msg: AlertMessage) -> DeliveryResult:
+        try:
+            return await asyncio.wait_for(channel.send(msg), self.config.outbox.send_timeout)
+        except TimeoutError:
+            return DeliveryResult(Outcome.RETRY, None, f"no answer within {self.config.outbox.send_timeout:g} s")
+        except Exception as exc:  # channels should not raise, but a bug must not lose the alert
+            log.exception("channel %s raised", channel.name)
+            return DeliveryResult(Outcome.RETRY, None, f"channel error: {type(exc).__name__}: {exc}")
+
+    async def _handle_failure(self, channel: Channel, token: str, batch: _Batch, result: DeliveryResult) -> None:
+        block = self.config.rate_limit.block_for(channel.kind)
+        code = None if result.platform_code is None else str(result.platform_code)
+        log.warning("delivery to %s failed: %s", channel.name, describe(result))
+        for row in batch.rows:
+            decision = decide(self.config.retry, result, row.attempts, block, self._rng)
+            if decision.action == "pause":
+                await self.limiter.block(channel.destination_key, decision.delay)
+            dead = decision.action == "dead"
+            await self._fail(
+                token,
+                [row],
+                dead=dead,
+                delay=decision.delay,
+                outcome=result.outcome.value,
+                code=code,
+                reason=decision.reason,
+            )
+            if dead:
+                ledger.ALERTS.labels(channel=channel.name, state=DEAD).inc()
+
+    async def _fail(
+        self,
+        token: str,
+        rows: Sequence[OutboxRecord],
+        *,
+        dead: bool,
+        delay: float,
+        outcome: str,
+        code: str | None,
+        reason: str,
+    ) -> None:
+        await asyncio.to_thread(
+            lambda: self.outbox.mark_failed(
+                token,
+                [r.id for r in rows],
+                dead=dead,
+                next_at=self._clock() + delay,
+                outcome=outcome,
+                code=code,
+                reason=reason,
+            )
+        )
+
+    def _count_sent(self, channel: str, rows: Sequence[OutboxRecord], is_digest: bool) -> None:
+        now = self._clock()
+        if is_digest:
+            ledger.DIGESTS.labels(channel=channel).inc()
+        for row in rows:
+            ledger.ALERTS.labels(channel=channel, state="sent").inc()
+            ledger.LATENCY.labels(channel=channel).observe(max(0.0, now - row.created_at))
+
+    # -- the worker -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Starts the background delivery worker on the running event loop."""
+        if self._task is not None and not self._task.done():
+            return
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._task = asyncio.create_task(self._work(), name="vigilo-alert-worker")
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stops the worker; deliveries still running after `grace` seconds are cancelled (their
+        rows stay in flight and are claimed again when the lease ends)."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        pending = [t for t in self._busy.values() if not t.done()]
+        if pending:
+            _, late = await asyncio.wait(pending, timeout=grace)
+            for t in late:
+                t.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        self._busy = {}
+
+    async def _work(self) -> None:
+        assert self._wake is not None
+        while True:
+            try:
+                claimed = await self._start_pass()
+            except Exception:
+                log.exception("alert worker pass failed; trying again")
+                claimed = 0
+            if claimed:
+                await asyncio.sleep(0)
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.config.outbox.poll_interval)
+
+    def _notify_worker(self) -> None:
+        if self._loop is None or self._wake is None or self._loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    # -- operators ------------------------------------------------------------------------------
+
+    def retry(self, row_id: int) -> OutboxRecord:
+        """Re-queues a dead letter (raises `OutboxError` with a stable code otherwise)."""
+        row = self.outbox.requeue(row_id)
+        self._notify_worker()
+        return row
+
+    def rows(self, state: str | None = None, channel: str | None = None, limit: int = 50) -> list[OutboxRecord]:
+        return self.outbox.rows(state, channel, limit)
+
+    def stats(self, since: float | None = None) -> list[ledger.ChannelStats]:
+        return ledger.channel_stats(self.outbox, since)
+
+    async def send_test(self, name: str) -> DeliveryResult:
+        """Sends a test message straight through one channel (no outbox, no policy), within the
+        destination's rate limit: a test must not get a robot blocked."""
+        channel = self.channels[name]
+        wait = await self.limiter.acquire(channel.destination_key, self.config.rate_limit.windows_for(channel.kind))
+        if wait > 0:
+            reason = f"{channel.destination_key} is at its rate limit; try again in {wait:.0f} s"
+            return DeliveryResult(Outcome.RATE_LIMITED, None, reason, retry_after=wait)
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        msg = AlertMessage(
+            title=message("alerts_test_title", self.locale),
+            body=message("alerts_test_body", self.locale, channel=name, time=stamp),
+            labels={"kind": "test"},
+            idempotency_key=f"test-{name}-{int(self._clock() * 1000)}",
+        )
+        return await self._send(channel, msg)
+
+    async def aclose(self) -> None:
+        """Stops the worker and releases the rate limiter's and the outbox's connections."""
+        await self.stop()
+        await self.limiter.close()
+        self.outbox.close()
+
+    def close(self) -> None:
+        """Synchronous part of `aclose` (for `Services.close`): the outbox's connections."""
+        self.outbox.close()
+
+
+def build_digest(messages: Sequence[AlertMessage], key: str, locale: Locale, max_items: int) -> AlertMessage:
+    """Several alerts as one message: a list of titles, the newest snapshot, the union of mentions."""
+    lines = [f"- {m.title}" for m in messages[:max_items]]
+    if len(messages) > max_items:
+        lines.append(message("alerts_digest_more", locale, count=len(messages) - max_items))
+    common = _common_labels(m.labels for m in messages)
+    with_image = [m for m in messages if m.snapshot or m.image_url]
+    newest = with_image[-1] if with_image else None
+    mentions: list[str] = []
+    for m in messages:
+        mentions += [name for name in m.mentions if name not in mentions]
+    urgent = any(m.severity == "urgent" for m in messages)
+    return AlertMessage(
+        title=message("alerts_digest_title", locale, count=len(messages)),
+        body="\n".join(lines),
+        severity="urgent" if urgent else "default",
+        labels={**common, "digest": str(len(messages))},
+        snapshot=newest.snapshot if newest else None,
+        image_url=newest.image_url if newest else None,
+        mentions=mentions,
+        at_all=any(m.at_all for m in messages),
+        idempotency_key=key,
+    )
+
+
+def _common_labels(label_sets: Iterable[dict[str, str]]) -> dict[str, str]:
+    sets = list(label_sets)
+    if not sets:
+        return {}
+    return {k: v for k, v in sets[0].items() if all(s.get(k) == v for s in sets[1:])}

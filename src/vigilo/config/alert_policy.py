@@ -1,0 +1,132 @@
+"""Configuration of alert policy (routes, grouping, silences) and of durable delivery.
+
+Durations are in seconds (floats), so tests can run with millisecond intervals.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class RouteConfig(_Section):
+    """Alerts whose labels equal every `match` entry go to `channels`."""
+
+    match: dict[str, str] = Field(default_factory=dict, description="Label equality, e.g. {camera: gate-1}.")
+    channels: list[str] = Field(min_length=1, description="Channel names from alerts.channels.")
+    continue_matching: bool = Field(False, description="Keep trying later routes after this one matched.")
+
+
+class SilenceConfig(_Section):
+    """Alerts matching every label in `match` are recorded as suppressed until `ends_at`."""
+
+    match: dict[str, str] = Field(min_length=1)
+    ends_at: datetime = Field(description="ISO 8601; a time without zone is the server's local time.")
+    starts_at: datetime | None = None
+    comment: str = ""
+
+
+class AlertPolicyConfig(_Section):
+    """Alertmanager-like policy; `notification.enabled/threshold` stay the master switches."""
+
+    group_by: list[str] = Field(default_factory=lambda: ["camera", "zone"])
+    group_wait: float = Field(30.0, ge=0, description="Wait before the first message of a new group.")
+    group_interval: float = Field(300.0, ge=0, description="Least time between two messages of a group.")
+    repeat_interval: float = Field(4 * 3600.0, ge=0, description="Same episode is not re-notified sooner than this.")
+    urgent_min_phones: int = Field(3, ge=1, description="Alerts with this many phones or more are urgent.")
+    routes: list[RouteConfig] = Field(default_factory=list)
+    default_channels: list[str] | None = Field(
+        None, description="Channels for alerts no route matched; every configured channel when empty."
+    )
+    silences: list[SilenceConfig] = Field(default_factory=list)
+
+
+class RateWindow(_Section):
+    """At most `limit` messages per `per_seconds`, sliding window."""
+
+    limit: int = Field(ge=1)
+    per_seconds: float = Field(gt=0)
+
+
+def _default_rate_limits() -> dict[str, list[RateWindow]]:
+    minute = 60.0
+    return {
+        "wecom_bot": [RateWindow(limit=20, per_seconds=minute)],
+        "dingtalk": [RateWindow(limit=20, per_seconds=minute)],
+        "feishu": [RateWindow(limit=5, per_seconds=1.0), RateWindow(limit=100, per_seconds=minute)],
+        "lark": [RateWindow(limit=5, per_seconds=1.0), RateWindow(limit=100, per_seconds=minute)],
+        # WeCom app: per member; the channel's destination key names the recipients.
+        "wecom": [RateWindow(limit=30, per_seconds=minute), RateWindow(limit=1000, per_seconds=3600.0)],
+    }
+
+
+def _default_block_seconds() -> dict[str, float]:
+    return {"dingtalk": 600.0, "wecom_bot": 60.0, "wecom": 60.0, "feishu": 60.0, "lark": 60.0}
+
+
+class RateLimitConfig(_Section):
+    """Per-destination limits by channel kind; shared through Redis when a URL is set."""
+
+    redis_url: str | None = Field(
+        None, description="redis://host:port/db; falls back to sessions.redis_url, then in-process."
+    )
+    key_prefix: str = "vigilo:alerts:rl:"
+    limits: dict[str, list[RateWindow]] = Field(default_factory=_default_rate_limits)
+    default_limits: list[RateWindow] = Field(
+        default_factory=lambda: [RateWindow(limit=60, per_seconds=60.0)],
+        description="For channel kinds not listed in `limits`.",
+    )
+    block_seconds: dict[str, float] = Field(
+        default_factory=_default_block_seconds,
+        description="Pause after the platform says 'rate limited' without a retry-after.",
+    )
+    default_block_seconds: float = Field(60.0, gt=0)
+
+    def windows_for(self, kind: str) -> list[RateWindow]:
+        return self.limits.get(kind, self.default_limits)
+
+    def block_for(self, kind: str) -> float:
+        return self.block_seconds.get(kind, self.default_block_seconds)
+
+
+class RetryConfig(_Section):
+    """Exponential backoff with full jitter: delay = random(0.5..1) x min(max, base x factor^n)."""
+
+    max_attempts: int = Field(6, ge=1)
+    base_delay: float = Field(5.0, gt=0)
+    factor: float = Field(3.0, ge=1)
+    max_delay: float = Field(1800.0, gt=0)
+    jitter: float = Field(0.5, ge=0, le=1, description="Fraction of the delay that is randomised.")
+
+
+class OutboxConfig(_Section):
+    """The durable queue between the policy and the channels."""
+
+    database_url: str | None = Field(None, description="SQLAlchemy URL; storage.database_url when empty.")
+    snapshot_dir: Path | None = Field(None, description="Snapshots of queued alerts; <data_dir>/alert-snapshots.")
+    lease_seconds: float = Field(120.0, gt=0, description="A claimed row is reclaimable after this.")
+    poll_interval: float = Field(1.0, gt=0)
+    batch_size: int = Field(200, ge=1, description="Most rows claimed per worker pass.")
+    send_timeout: float = Field(30.0, gt=0, description="One send may take this long before it is a retry.")
+    digest_max_items: int = Field(20, ge=1, description="Alerts listed one by one in a digest message.")
+
+    @model_validator(mode="after")
+    def _lease_outlives_send(self) -> OutboxConfig:
+        if self.lease_seconds <= self.send_timeout:
+            raise ValueError("lease_seconds must be longer than send_timeout")
+        return self
+
+
+class DeliveryConfig(_Section):
+    """Everything the delivery layer reads, bundled for `AlertService`."""
+
+    policy: AlertPolicyConfig = Field(default_factory=AlertPolicyConfig)
+    outbox: OutboxConfig = Field(default_factory=OutboxConfig)
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+    rate_limit: RateLimitConfig = Field(default_factory=RateLimitConfig)

@@ -1,0 +1,446 @@
+"""`LivenessService`: sessions, frames, anti-replay, lockouts and signed results. Plain Python.
+
+The server is the authority: the client only sends frames (with `seq` and `captured_at`); every decision
+is made here from the frames and kept in the `SessionStore`. Frames are analysed outside the store's
+atomic section and applied inside it, so concurrent frames of one session are serialised (the later
+`seq` wins, the other is refused as out of order) without holding a lock during face analysis.
+
+Sessions are single-use: one challenge, frames until it is decided, one signed result.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from vigilo.api.errors import ApiError
+from vigilo.config.liveness import LivenessConfig
+from vigilo.i18n import Locale, message
+from vigilo.liveness import decision
+from vigilo.liveness.actions import Action, parse_actions, prompt, random_challenge, random_windows
+from vigilo.liveness.frames import exact_hash, mean_abs_diff, thumbnail
+from vigilo.liveness.session import (
+    FINAL_STATES,
+    OPEN_STATES,
+    CreatedSession,
+    SessionView,
+    Step,
+    UploadRules,
+)
+from vigilo.liveness.signals import FaceSignals
+from vigilo.liveness.store import Record, SessionStore
+from vigilo.liveness.tokens import load_or_create_secret, sign_result
+from vigilo.vision.imageio import ImageError, decode_image
+
+log = logging.getLogger(__name__)
+
+KEEP_AFTER_EXPIRY_S = 600  # finished sessions stay readable (for their result) this long
+
+
+class Analyzer(Protocol):
+    def analyze(self, image_bgr: np.ndarray, *, mirrored: bool = False) -> FaceSignals: ...
+
+
+@dataclass(frozen=True)
+class _Frame:
+    seq: int
+    captured_at: float  # ms
+    received_ms: float
+    sha: str
+    fingerprint: str  # thumbnail, for near-duplicates
+    signals: FaceSignals
+    aspect: float
+    ip: str | None
+
+
+class LivenessService:
+    def __init__(
+        self,
+        config: LivenessConfig,
+        store: SessionStore,
+        analyzer: Analyzer,
+        *,
+        data_dir: Path,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.analyzer = analyzer
+        self.clock = clock
+        configured = config.result_secret.get_secret_value() if config.result_secret else None
+        self._secret = load_or_create_secret(configured, data_dir)
+
+    @property
+    def result_secret(self) -> str:
+        return self._secret
+
+    def close(self) -> None:
+        closer = getattr(self.analyzer, "close", None)
+        if callable(closer):
+            closer()
+        self.store.close()
+
+    # ---- sessions -------------------------------------------------------------------------
+    def create(
+        self,
+        *,
+        user_ref: str | None = None,
+        actions: list[str] | None = None,
+        count: int | None = None,
+        locale: Locale = "zh-CN",
+        mirrored: bool = False,
+        ip: str | None = None,
+    ) -> CreatedSession:
+        """A new session with an explicit action list or `count` random actions (default from config)."""
+        now = self.clock()
+        self._check_lockout(user_ref=user_ref, ip=ip, now=now)
+        challenge = self._challenge(actions, count)
+        low, high = self.config.step_window_ms
+        windows = random_windows(len(challenge), low, high)
+        session_id = secrets.token_urlsafe(18)
+        nonce = secrets.token_urlsafe(24)
+        expires_at = now + self.config.session_ttl_s
+        record: Record = {
+            "id": session_id,
+            "nonce": nonce,
+            "user_ref": user_ref,
+            "locale": locale,
+            "mirrored": mirrored,
+            "created_at": now,
+            "expires_at": expires_at,
+            "status": "created",
+            "frames": 0,
+            "last_seq": None,
+            "last_captured": None,
+            "clock0": None,
+            "shas": [],
+            "last_fp": None,
+            "ip": None,
+            "finished_at": None,
+            "failure_counted": False,
+            "result_issued": False,
+            "decision": decision.new_state(challenge, windows).to_dict(),
+        }
+        self.store.create(session_id, record, self._ttl(record))
+        steps = [
+            Step(i + 1, str(a), {"zh-CN": prompt(a, "zh-CN"), "en": prompt(a, "en")}, w)
+            for i, (a, w) in enumerate(zip(challenge, windows, strict=True))
+        ]
+        return CreatedSession(session_id, nonce, user_ref, expires_at, locale, mirrored, steps, self.upload_rules)
+
+    @property
+    def upload_rules(self) -> UploadRules:
+        c = self.config
+        return UploadRules(c.fps, c.max_fps, c.max_frame_bytes, c.max_frame_pixels, c.max_frames)
+
+    def get(self, session_id: str, *, nonce: str | None = None, trusted: bool = False) -> SessionView:
+        record = self._load(session_id, nonce, trusted)
+        if record["status"] in OPEN_STATES and self.clock() >= record["expires_at"]:
+            record = self._finish(session_id, "expired", "session_expired")
+        return self._view(record)
+
+    def cancel(self, session_id: str, *, nonce: str | None = None, trusted: bool = False) -> SessionView:
+        """Ends an open session. One that had frames counts as a failure (a cancel must not dodge lockouts)."""
+        self._load(session_id, nonce, trusted)
+        record = self._finish(session_id, "cancelled", "cancelled")
+        return self._view(record)
+
+    def submit_frame(
+        self,
+        session_id: str,
+        data: bytes,
+        *,
+        seq: int,
+        captured_at: float,
+        nonce: str | None = None,
+        trusted: bool = False,
+        ip: str | None = None,
+    ) -> SessionView:
+        """Analyses one frame and advances the session. `captured_at` is epoch milliseconds."""
+        now = self.clock()
+        record = self._load(session_id, nonce, trusted)
+        self._check_open(session_id, record, now)
+        self._check_lockout(user_ref=None, ip=ip, now=now)
+        self._check_order(record, seq, captured_at, now * 1000.0)
+        frame = self._analyse(record, data, seq, captured_at, now, ip)
+        self._check_replay(record, frame, now)
+        saved, completed = self.store.update(session_id, lambda r: self._apply(r, frame, now), self._ttl(record))
+        if saved is None:
+            raise ApiError(404, "liveness_session_not_found")
+        self._remember(frame, now)
+        self._after_finish(session_id, saved, now)
+        return self._view(saved, completed)
+
+    def result(self, session_id: str) -> str:
+        """The signed result of a finished session (trusted callers only). Issued once."""
+        record = self._load(session_id, None, trusted=True)
+        if record["status"] in OPEN_STATES and self.clock() >= record["expires_at"]:
+            record = self._finish(session_id, "expired", "session_expired")
+        if record["status"] in OPEN_STATES:
+            raise ApiError(409, "liveness_result_not_ready")
+
+        def issue(r: Record) -> None:
+            if r["result_issued"]:
+                raise ApiError(409, "liveness_result_issued")
+            r["result_issued"] = True
+
+        saved, _ = self.store.update(session_id, issue, self._ttl(record))
+        if saved is None:
+            raise ApiError(404, "liveness_session_not_found")
+        return sign_result(self._claims(saved), self._secret, self.clock(), self.config.result_ttl_s)
+
+    # ---- seed compatibility -------------------------------------------------------------------
+    def seed_session(self, user: str, *, locale: Locale = "zh-CN", ip: str | None = None, fresh: bool = False) -> str:
+        """The user's current seed-compatible session id; a new one when none is open (or `fresh`)."""
+        alias = f"seed:{user}"
+        session_id = self.store.get_alias(alias)
+        record = self.store.get(session_id) if session_id else None
+        if record is not None and record["status"] in OPEN_STATES and self.clock() >= record["expires_at"]:
+            record = self._finish(str(record["id"]), "expired", "session_expired")
+        if record is not None and not fresh and record["status"] in (*OPEN_STATES, "passed"):
+            return str(record["id"])
+        if record is not None and record["status"] in OPEN_STATES:
+            self._finish(str(record["id"]), "cancelled", "reset")
+        created = self.create(user_ref=user, count=self.config.seed_compat.actions, locale=locale, ip=ip)
+        self.store.set_alias(alias, created.session_id, self.config.session_ttl_s + KEEP_AFTER_EXPIRY_S)
+        return created.session_id
+
+    def seed_current(self, user: str) -> str | None:
+        return self.store.get_alias(f"seed:{user}")
+
+    def next_seq(self, session_id: str) -> int:
+        record = self.store.get(session_id)
+        last = record.get("last_seq") if record else None
+        return int(last) + 1 if last is not None else 1
+
+    # ---- internals ----------------------------------------------------------------------------
+    def _challenge(self, actions: list[str] | None, count: int | None) -> list[Action]:
+        pool = [Action(a) for a in self.config.action_pool]
+        try:
+            if actions:
+                return parse_actions(actions)
+            return random_challenge(count or self.config.default_actions, pool)
+        except ValueError as exc:
+            raise ApiError(422, "liveness_invalid_actions", reason=str(exc)) from None
+
+    def _ttl(self, record: Record) -> float:
+        return max(1.0, float(record["expires_at"]) - self.clock() + KEEP_AFTER_EXPIRY_S)
+
+    def _load(self, session_id: str, nonce: str | None, trusted: bool) -> Record:
+        record = self.store.get(session_id)
+        if record is None:
+            raise ApiError(404, "liveness_session_not_found")
+        if not trusted and (nonce is None or not hmac.compare_digest(nonce.encode(), record["nonce"].encode())):
+            raise ApiError(403, "liveness_bad_nonce")
+        return record
+
+    def _check_open(self, session_id: str, record: Record, now: float) -> None:
+        if record["status"] in OPEN_STATES and now >= record["expires_at"]:
+            self._finish(session_id, "expired", "session_expired")
+            raise ApiError(410, "liveness_session_expired")
+        if record["status"] == "expired":
+            raise ApiError(410, "liveness_session_expired")
+        if record["status"] in FINAL_STATES:
+            raise ApiError(409, "liveness_session_closed", state=record["status"])
+
+    def _check_lockout(self, *, user_ref: str | None, ip: str | None, now: float) -> None:
+        window, limit = self.config.lockout_window_s, self.config.lockout_failures
+        for key in (f"user:{user_ref}" if user_ref else None, f"ip:{ip}" if ip else None):
+            if key and self.store.count_failures(key, now, window) >= limit:
+                raise ApiError(429, "liveness_locked", minutes=max(1, round(window / 60)))
+
+    def _check_order(self, record: Record, seq: int, captured_at: float, now_ms: float) -> None:
+        """Monotonic seq and capture time, a sane frame rate, and capture times that do not run ahead of
+        the server's clock (frames prepared in advance and sent in a burst)."""
+        if record["last_seq"] is not None and seq <= record["last_seq"]:
+            raise ApiError(409, "liveness_seq_not_increasing", last=record["last_seq"])
+        last = record["last_captured"]
+        if last is not None:
+            if captured_at <= last:
+                raise ApiError(409, "liveness_time_not_increasing")
+            if captured_at - last < 1000.0 / self.config.max_fps * 0.9:
+                raise ApiError(429, "liveness_frame_rate", max_fps=self.config.max_fps)
+        if record["clock0"] is not None:
+            first_captured, first_received = record["clock0"]
+            ahead = (captured_at - first_captured) - (now_ms - first_received)
+            if ahead > self.config.max_clock_skew_ms:
+                raise ApiError(422, "liveness_clock_skew")
+
+    def _analyse(self, record: Record, data: bytes, seq: int, captured_at: float, now: float, ip: str | None) -> _Frame:
+        if len(data) > self.config.max_frame_bytes:
+            raise ApiError(413, "liveness_frame_too_large", limit_kb=self.config.max_frame_bytes // 1024)
+        try:
+            image = decode_image(data, self.config.max_frame_pixels)
+        except ImageError as exc:
+            raise ApiError(413 if exc.code == "image_too_large" else 422, exc.code, **exc.params) from None
+        signals = self.analyzer.analyze(image, mirrored=bool(record["mirrored"]))
+        height, width = image.shape[:2]
+        return _Frame(
+            seq=seq,
+            captured_at=float(captured_at),
+            received_ms=now * 1000.0,
+            sha=exact_hash(data),
+            fingerprint=thumbnail(image),
+            signals=signals,
+            aspect=width / height,
+            ip=ip,
+        )
+
+    def _check_replay(self, record: Record, frame: _Frame, now: float) -> None:
+        """The same bytes seen in this session (duplicate) or in any recent session (replay)."""
+        if frame.sha in record["shas"]:
+            raise ApiError(409, "liveness_duplicate_frame")
+        if self.config.replay_memory_s > 0 and self.store.seen("frames", [frame.sha], now):
+            raise ApiError(409, "liveness_replayed_frame")
+
+    def _apply(self, record: Record, frame: _Frame, now: float) -> str | None:
+        """Inside the store's atomic update: re-checks against the latest state, then feeds the decision."""
+        self._check_open(record["id"], record, now)
+        self._check_order(record, frame.seq, frame.captured_at, frame.received_ms)
+        if frame.sha in record["shas"]:
+            raise ApiError(409, "liveness_duplicate_frame")
+        limit = self.config.near_duplicate_mad
+        previous = record["last_fp"]
+        if limit > 0 and previous and mean_abs_diff(previous, frame.fingerprint) < limit:
+            raise ApiError(409, "liveness_duplicate_frame")
+        if record["clock0"] is None:
+            record["clock0"] = [frame.captured_at, frame.received_ms]
+            record["ip"] = frame.ip
+        record["last_seq"] = frame.seq
+        record["last_captured"] = frame.captured_at
+        record["shas"].append(frame.sha)
+        record["last_fp"] = frame.fingerprint
+        record["frames"] += 1
+        state = decision.DecisionState.from_dict(record["decision"])
+        verdict = decision.feed(state, frame.captured_at, frame.signals, self.config.thresholds, aspect=frame.aspect)
+        if not state.done and record["frames"] >= self.config.max_frames:
+            decision.expire(state, "frame_limit")
+        record["decision"] = state.to_dict()
+        record["hint"] = verdict.hint
+        record["status"] = _status(state)
+        if state.done:
+            record["finished_at"] = now
+        return verdict.completed
+
+    def _remember(self, frame: _Frame, now: float) -> None:
+        if self.config.replay_memory_s > 0:
+            self.store.remember("frames", [frame.sha], now, self.config.replay_memory_s, limit=200_000)
+
+    def _finish(self, session_id: str, status: str, reason: str) -> Record:
+        """Moves an open session to a final state (no-op on a finished one) and counts the failure."""
+        now = self.clock()
+
+        def close(r: Record) -> None:
+            if r["status"] not in OPEN_STATES:
+                return
+            state = decision.DecisionState.from_dict(r["decision"])
+            decision.expire(state, reason)
+            r["decision"] = state.to_dict()
+            r["status"] = status
+            r["hint"] = None
+            r["finished_at"] = now
+
+        saved, _ = self.store.update(session_id, close, KEEP_AFTER_EXPIRY_S)
+        if saved is None:
+            raise ApiError(404, "liveness_session_not_found")
+        self._after_finish(session_id, saved, now)
+        return saved
+
+    def _after_finish(self, session_id: str, record: Record, now: float) -> None:
+        """Counts a failed session (with frames) once, against its user and the IP that sent its frames."""
+        if record["status"] not in FINAL_STATES or record["status"] == "passed" or record["frames"] == 0:
+            return
+
+        def mark(r: Record) -> bool:
+            first = not r["failure_counted"]
+            r["failure_counted"] = True
+            return first
+
+        _, first = self.store.update(session_id, mark, KEEP_AFTER_EXPIRY_S)
+        if not first:
+            return
+        window = self.config.lockout_window_s
+        for key in (
+            f"user:{record['user_ref']}" if record["user_ref"] else None,
+            f"ip:{record['ip']}" if record["ip"] else None,
+        ):
+            if key:
+                self.store.add_failure(key, now, window)
+
+    def _view(self, record: Record, completed: str | None = None) -> SessionView:
+        state = decision.DecisionState.from_dict(record["decision"])
+        locale: Locale = record["locale"]
+        total = len(state.actions)
+        action = state.current_action if record["status"] in OPEN_STATES else None
+        hint_code = record.get("hint") if record["status"] in OPEN_STATES else None
+        return SessionView(
+            session_id=record["id"],
+            state=record["status"],
+            step=min(total, state.step + 1) if not state.passed else total,
+            total=total,
+            action=str(action) if action else None,
+            prompt=prompt(action, locale) if action else None,
+            progress=state.progress,
+            hint=message(hint_code, locale) if hint_code else None,
+            hint_code=hint_code,
+            done=record["status"] in FINAL_STATES,
+            passed=record["status"] == "passed",
+            frames=int(record["frames"]),
+            expires_at=float(record["expires_at"]),
+            completed=completed,
+        )
+
+    def _claims(self, record: Record) -> dict[str, Any]:
+        state = decision.DecisionState.from_dict(record["decision"])
+        claims: dict[str, Any] = {
+            "jti": record["id"],
+            "sid": record["id"],
+            "nonce": record["nonce"],
+            "user_ref": record["user_ref"],
+            "decision": "pass" if record["status"] == "passed" else "fail",
+            "passed": record["status"] == "passed",
+            "state": record["status"],
+            "reasons": state.reasons,
+            "requested": state.actions,
+            "actions": [
+                {
+                    "action": step.action,
+                    "prompted_at": step.prompted_at,
+                    "started_at": step.started_at,
+                    "completed_at": step.completed_at,
+                    "duration_ms": round(step.duration_ms, 1),
+                }
+                for step in state.completed
+            ],
+            "frames": record["frames"],
+            "created_at": record["created_at"],
+            "finished_at": record["finished_at"],
+        }
+        if record["user_ref"]:
+            claims["sub"] = record["user_ref"]
+        return claims
+
+
+def _status(state: decision.DecisionState) -> str:
+    if state.phase == "passed":
+        return "passed"
+    if state.phase == "failed":
+        return "failed"
+    return "calibrating" if state.phase == "calibrating" else "in_progress"
+
+
+def build_liveness_service(config: LivenessConfig, redis_url: str | None, data_dir: Path) -> LivenessService:
+    """The service as `Services` builds it: the configured store and a pooled face analyzer."""
+    from vigilo.liveness.signals import FaceAnalyzer
+    from vigilo.liveness.store import build_store
+
+    analyzer = FaceAnalyzer(pool_size=config.analyzer_pool, max_faces=2)
+    return LivenessService(config, build_store(redis_url), analyzer, data_dir=data_dir)
