@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from rich.console import Console
 
 from vigilo.config import ConfigError, Settings, load_settings
 from vigilo.logs import configure_logging
+
+if TYPE_CHECKING:
+    from vigilo.phone.detector import PhoneDetector
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -22,6 +25,29 @@ ConfigOption = typer.Option(None, "--config", "-c", help="YAML config file (defa
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     err_console.print(f"vigilo: error: {message}", markup=False)
     raise typer.Exit(code)
+
+
+ZoomOption = typer.Option(
+    None, "--zoom/--no-zoom", help="Second pass on zoomed crops for small phones (detector.zoom)."
+)
+ModelOption = typer.Option(None, "--model", "-m", help="ONNX detector to use instead of the configured one.")
+
+
+def phone_detector_or_exit(settings: Settings, model: Path | None = None, zoom: bool | None = None) -> PhoneDetector:
+    """The configured phone detector, with command-line overrides; a bad model exits with one line."""
+    # Imported here so that commands which need no model (version, config, alerts) start fast.
+    from vigilo.phone.detector import PhoneDetector
+    from vigilo.vision.onnx_detector import ModelError
+    from vigilo.vision.runtime import ProviderError
+
+    if model is not None:
+        settings.detector.model = model
+    if zoom is not None:
+        settings.detector.zoom.enabled = zoom
+    try:
+        return PhoneDetector.from_config(settings.detector)
+    except (ModelError, ProviderError, FileNotFoundError, ValueError) as exc:
+        fail(str(exc))
 
 
 def settings_or_exit(config: Path | None) -> Settings:

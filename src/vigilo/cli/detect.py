@@ -10,35 +10,34 @@ import cv2
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from vigilo.cli.common import EXIT_PROBLEMS, ConfigOption, err_console, fail, settings_or_exit
-from vigilo.phone.detector import PhoneDetector
+from vigilo.cli.common import (
+    EXIT_PROBLEMS,
+    ConfigOption,
+    ModelOption,
+    ZoomOption,
+    err_console,
+    fail,
+    phone_detector_or_exit,
+    settings_or_exit,
+)
 from vigilo.phone.media import MediaProblem
 from vigilo.phone.scan import FrameResult, scan
 from vigilo.vision.draw import draw_detections
-from vigilo.vision.onnx_detector import ModelError
-from vigilo.vision.runtime import ProviderError
 
 
 def detect(
     paths: list[Path] = typer.Argument(..., help="Images, folders (searched recursively) or video files."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per frame on stdout."),
     threshold: float = typer.Option(None, "--threshold", "-t", min=0.0, max=1.0, help="Score threshold."),
-    model: Path = typer.Option(None, "--model", "-m", help="ONNX detector to use instead of the default."),
+    model: Path | None = ModelOption,
     every: int = typer.Option(1, "--every", min=1, help="In videos, look at every Nth frame."),
     save_annotated: Path = typer.Option(None, "--save-annotated", help="Write boxed copies of the frames here."),
-    zoom: bool = typer.Option(None, "--zoom/--no-zoom", help="Second pass on person crops for small phones."),
+    zoom: bool | None = ZoomOption,
     config: Path = ConfigOption,
 ) -> None:
     """Find phones in images, folders and videos."""
     settings = settings_or_exit(config)
-    if model is not None:
-        settings.detector.model = model
-    if zoom is not None:
-        settings.detector.zoom.enabled = zoom
-    try:
-        detector = PhoneDetector.from_config(settings.detector)
-    except (ModelError, ProviderError, FileNotFoundError, ValueError) as exc:
-        fail(str(exc))
+    detector = phone_detector_or_exit(settings, model, zoom)
     if save_annotated is not None:
         try:
             save_annotated.mkdir(parents=True, exist_ok=True)

@@ -9,11 +9,16 @@ import typer
 import yaml
 from rich.progress import Progress
 
-from vigilo.cli.common import ConfigOption, err_console, fail, settings_or_exit
-from vigilo.phone.detector import PhoneDetector
+from vigilo.cli.common import (
+    ConfigOption,
+    ModelOption,
+    ZoomOption,
+    err_console,
+    fail,
+    phone_detector_or_exit,
+    settings_or_exit,
+)
 from vigilo.phone.evaluate import centre_truth, evaluate, labelled_images, yolo_truth
-from vigilo.vision.onnx_detector import ModelError
-from vigilo.vision.runtime import ProviderError
 
 app = typer.Typer(help="Measure accuracy on labelled data.", no_args_is_help=True)
 
@@ -27,17 +32,13 @@ def phones(
         None, "--labels", help="YOLO label folder (class cx cy w h), or a centre-point list file."
     ),
     phone_class: int = typer.Option(None, "--phone-class", help="Class id of phones in the YOLO labels."),
-    model: Path = typer.Option(None, "--model", "-m", help="ONNX detector instead of the default."),
-    zoom: bool = typer.Option(None, "--zoom/--no-zoom", help="Second pass on person crops."),
+    model: Path | None = ModelOption,
+    zoom: bool | None = ZoomOption,
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     config: Path = ConfigOption,
 ) -> None:
     """AP@0.5, recall at precision 0.9, and image-level precision/recall."""
     settings = settings_or_exit(config)
-    if model is not None:
-        settings.detector.model = model
-    if zoom is not None:
-        settings.detector.zoom.enabled = zoom
     if not images.is_dir():
         fail(f"--images {images} is not a folder")
     if labels is None:
@@ -49,10 +50,7 @@ def phones(
         truth = yolo_truth(labels, klass)
     else:
         truth = centre_truth(labels)
-    try:
-        detector = PhoneDetector.from_config(settings.detector)
-    except (ModelError, ProviderError, FileNotFoundError, ValueError) as exc:
-        fail(str(exc))
+    detector = phone_detector_or_exit(settings, model, zoom)
     paths = labelled_images(images)
     if not paths:
         fail(f"no images in {images}")
