@@ -109,3 +109,16 @@ def test_config_check_command(tmp_path: Path) -> None:
         capture_output=True, text=True, cwd=tmp_path, timeout=60,
     )  # fmt: skip
     assert ok.returncode == 0 and ok.stdout.strip() == "configuration ok"
+
+
+def test_configuration_doc_is_up_to_date() -> None:
+    import importlib.util
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "gen_config_doc.py"
+    spec = importlib.util.spec_from_file_location("gen_config_doc", script)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.TARGET.read_text(encoding="utf-8") == module.render(), (
+        "docs/configuration.md is stale: run .venv/bin/python scripts/gen_config_doc.py"
+    )

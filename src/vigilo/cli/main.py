@@ -9,6 +9,7 @@ import typer
 from vigilo import __version__
 from vigilo.cli import alerts, config_cmd, evaluate, models
 from vigilo.cli import detect as detect_cmd
+from vigilo.cli import watch as watch_cmd
 from vigilo.cli.common import ConfigOption, fail, settings_or_exit
 
 app = typer.Typer(
@@ -19,6 +20,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("detect")(detect_cmd.detect)
+app.command("watch")(watch_cmd.watch)
 app.add_typer(models.app, name="models")
 app.add_typer(evaluate.app, name="eval")
 app.add_typer(config_cmd.app, name="config")

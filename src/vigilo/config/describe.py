@@ -30,7 +30,8 @@ def _scalar(value: Any) -> str:
 def _lines(model: type[BaseModel], indent: int) -> list[str]:
     lines = []
     pad = "  " * indent
-    for name, field in model.model_fields.items():
+    for field_name, field in model.model_fields.items():
+        name = field.alias or field_name  # e.g. `except`, a Python keyword, is the alias of `except_`
         value = _default(field)
         comment = f"  # {field.description}" if field.description else ""
         nested = value if isinstance(value, BaseModel) else None

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from vigilo.config.alerts import AlertsConfig
+from vigilo.config.cameras import CamerasConfig, EventsConfig
 from vigilo.config.liveness import LivenessConfig
 
 
@@ -139,6 +140,8 @@ class Settings(BaseSettings):
     dingtalk: DingTalkConfig = Field(default_factory=DingTalkConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     liveness: LivenessConfig = Field(default_factory=LivenessConfig)
+    cameras: CamerasConfig = Field(default_factory=CamerasConfig)
+    events: EventsConfig = Field(default_factory=EventsConfig)
 
     def secret_values(self) -> list[str]:
         """Every secret in the config, so logging can redact them."""

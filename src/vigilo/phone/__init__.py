@@ -1,1 +1,1 @@
-"""Phone watch: finding phones in images, videos and (later) live streams."""
+"""Phone watch: finding phones in images, videos and live streams (sources, tracking, rules, episodes, events)."""

@@ -46,3 +46,49 @@ def draw_detections(image: np.ndarray, detections: Sequence[Detection], caption:
             cv2.LINE_AA,
         )
     return out
+
+
+ZONE_COLOUR = (0, 200, 255)  # BGR amber
+
+
+def draw_polygon(
+    image: np.ndarray,
+    polygon: Sequence[tuple[float, float]],
+    label: str | None = None,
+    colour: tuple[int, int, int] = ZONE_COLOUR,
+) -> np.ndarray:
+    """A copy of `image` with `polygon` (relative 0..1 coordinates) outlined and optionally labelled."""
+    out = image.copy()
+    height, width = out.shape[:2]
+    points = np.array([(round(x * width), round(y * height)) for x, y in polygon], dtype=np.int32)
+    thickness = max(1, round(min(height, width) / 400))
+    cv2.polylines(out, [points.reshape(-1, 1, 2)], True, colour, thickness, cv2.LINE_AA)
+    if label:
+        x, y = int(points[:, 0].min()), int(points[:, 1].min())
+        font_scale = max(0.4, min(height, width) / 1000)
+        cv2.putText(out, label, (x + 4, max(12, y + 16)), cv2.FONT_HERSHEY_SIMPLEX, font_scale, colour, 1, cv2.LINE_AA)
+    return out
+
+
+def draw_header(image: np.ndarray, lines: Sequence[str]) -> np.ndarray:
+    """A copy of `image` with `lines` of text on a dark band at the top (camera name, time)."""
+    out = image.copy()
+    if not lines:
+        return out
+    font_scale = max(0.4, min(out.shape[:2]) / 900)
+    (_, th), base = cv2.getTextSize("Ag", cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
+    line_h = th + base + 6
+    band = out[: line_h * len(lines) + 4]
+    band[:] = (band * 0.35).astype(out.dtype)
+    for index, text in enumerate(lines):
+        cv2.putText(
+            out,
+            text,
+            (6, (index + 1) * line_h - base),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            font_scale,
+            (255, 255, 255),
+            1,
+            cv2.LINE_AA,
+        )
+    return out
