@@ -2,22 +2,15 @@
 PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
-PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
-MEDIAPIPE := mediapipe==0.10.21
 
 .PHONY: install run test lint typecheck pytest bench clean
 
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml Makefile scripts/install-python.sh scripts/system-deps.sh
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (Python 3.11+ is required)"; exit 1; }
 	@bash scripts/system-deps.sh $(PYTHON)
-	$(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e '.[dev]'
-	# MediaPipe without its non-headless OpenCV and jax; its real imports are in pyproject.
-	$(PIP) install -q --no-deps $(MEDIAPIPE)
-	$(PY) -m vigilo.tools.verify_install
+	PYTHON=$(PYTHON) bash scripts/install-python.sh $(VENV) --dev
 	touch $(STAMP)
 
 install: $(STAMP)

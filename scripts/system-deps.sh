@@ -6,6 +6,8 @@ PYTHON="${1:-python3.11}"
 need=()
 "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=("python3-venv")
 command -v redis-server >/dev/null 2>&1 || need+=("redis-server")
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=("nginx")
+command -v openssl >/dev/null 2>&1 || need+=("openssl")
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing Debian packages: ${need[*]}"

@@ -19,7 +19,9 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 EXIT_PROBLEMS = 1  # the run finished but some input could not be used
 EXIT_USAGE = 2  # bad configuration, arguments or model: nothing was done
 
-ConfigOption = typer.Option(None, "--config", "-c", help="YAML config file (default: ./vigilo.yaml if present).")
+ConfigOption = typer.Option(
+    None, "--config", "-c", envvar="VIGILO_CONFIG", help="YAML config file (default: ./vigilo.yaml if present)."
+)
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
