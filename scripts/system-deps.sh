@@ -8,6 +8,10 @@ need=()
 command -v redis-server >/dev/null 2>&1 || need+=("redis-server")
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=("nginx")
 command -v openssl >/dev/null 2>&1 || need+=("openssl")
+# tests/web: the H5 liveness page in Debian's Chromium (Playwright never downloads a browser), and a CJK
+# font so that its screenshots show the zh-CN text.
+command -v chromium >/dev/null 2>&1 || need+=("chromium")
+{ command -v fc-list >/dev/null 2>&1 && [ -n "$(fc-list :lang=zh 2>/dev/null)" ]; } || need+=("fonts-wqy-microhei")
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing Debian packages: ${need[*]}"

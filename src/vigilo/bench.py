@@ -4,6 +4,12 @@ Rows: the detector alone and the whole detect path (JPEG decode -> detect -> NMS
 batch 1 and 8, beside two baselines that run the same ONNX file the way demo code usually does:
 one image at a time on a square 416x416 canvas with fresh buffers, and (the naive case) a new
 session per image. Prints a Markdown table with the machine it ran on.
+
+Then (`stream_bench`, skipped with `VIGILO_BENCH_STREAMS=0`, alone with `python -m vigilo.bench --streams`)
+the stream-watch rows: N cameras at 5 fps sharing one detector, each a looped video file played in real
+time (decoded on its own reader thread, like a camera): CPU use, capture → processed lag p50/p99 (the
+time from a frame leaving the reader to its events being stored and handed to the alert callbacks), and
+the largest N (searched 2..12) that keeps up.
 """
 
 from __future__ import annotations
@@ -11,8 +17,11 @@ from __future__ import annotations
 import os
 import platform
 import statistics
+import sys
+import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -20,7 +29,11 @@ import numpy as np
 import onnxruntime as ort
 
 from vigilo.config import DetectorConfig
+from vigilo.config.cameras import CamerasConfig, EventsConfig
 from vigilo.phone.detector import PhoneDetector
+from vigilo.phone.events import EventStore, PhoneEvent
+from vigilo.phone.sources import Frame
+from vigilo.phone.watcher import CameraWatcher
 from vigilo.vision.draw import draw_detections
 from vigilo.vision.imageio import decode_image, encode_jpeg
 from vigilo.vision.models import DEFAULT_DETECTOR
@@ -167,5 +180,124 @@ def main() -> None:
     print(f"\nload average while measuring: {os.getloadavg()[0]:.2f} (1 min)")
 
 
+STREAM_FPS = 5.0
+STREAM_SECONDS = float(os.environ.get("VIGILO_BENCH_STREAM_SECONDS", "10"))
+
+
+@dataclass(frozen=True)
+class StreamRow:
+    streams: int
+    fps_per_stream: float  # frames processed per second, per stream
+    cpu_percent: float  # of one core (200 % = both cores of a 2-core machine)
+    lag_p50_ms: float
+    lag_p99_ms: float
+    dropped: int
+
+    @property
+    def keeps_up(self) -> bool:
+        """Every stream processed at ≥ 90 % of its fps and the lag stays under one sampling interval (p50)
+        and a second (p99)."""
+        return (
+            self.fps_per_stream >= 0.9 * STREAM_FPS and self.lag_p50_ms < 1000 / STREAM_FPS and self.lag_p99_ms < 1000
+        )
+
+
+class _TimedWatcher(CameraWatcher):
+    """Records capture → processed lag for every frame (the watcher keeps only a short window)."""
+
+    lags: list[float]
+
+    def process(self, frame: Frame) -> list[PhoneEvent]:
+        events = super().process(frame)
+        self.lags.append(time.monotonic() - frame.monotonic)
+        return events
+
+
+def _write_clip(path: Path, frames: list[np.ndarray], fps: int = 10, seconds: float = 4.0) -> Path:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, FRAME_SIZE)
+    for index in range(int(fps * seconds)):
+        writer.write(frames[(index // 5) % len(frames)])
+    writer.release()
+    return path
+
+
+def run_streams(count: int, detector: PhoneDetector, clip: Path, store: EventStore, seconds: float) -> StreamRow:
+    """`count` looped real-time copies of `clip` at 5 fps for `seconds`, after a 2 s warm-up."""
+    cameras = CamerasConfig.model_validate(
+        {"streams": {f"bench-{i}": {"source": str(clip), "fps": STREAM_FPS, "loop": True} for i in range(count)}}
+    )
+    watchers: list[_TimedWatcher] = []
+    for camera in cameras.streams.values():
+        watcher = _TimedWatcher(camera, detector, store, events=EventsConfig(snapshots=False))
+        watcher.lags = []
+        watcher.start()
+        watchers.append(watcher)
+    time.sleep(2.0)
+    for watcher in watchers:
+        watcher.lags.clear()
+    dropped = sum(w.status().dropped for w in watchers)
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    time.sleep(seconds)
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    lags = sorted(lag for w in watchers for lag in list(w.lags))
+    processed = len(lags)
+    dropped = sum(w.status().dropped for w in watchers) - dropped
+    for watcher in watchers:
+        watcher.request_stop()
+    for watcher in watchers:
+        watcher.wait(10)
+    if not lags:
+        return StreamRow(count, 0.0, 100 * cpu / wall, float("inf"), float("inf"), dropped)
+    return StreamRow(
+        streams=count,
+        fps_per_stream=processed / wall / count,
+        cpu_percent=100 * cpu / wall,
+        lag_p50_ms=1000 * lags[len(lags) // 2],
+        lag_p99_ms=1000 * lags[min(len(lags) - 1, int(len(lags) * 0.99))],
+        dropped=dropped,
+    )
+
+
+def stream_bench(seconds: float = STREAM_SECONDS, most: int = 12) -> list[StreamRow]:
+    """Prints the stream-watch table: 4 streams, then 2..`most` until one does not keep up."""
+    threads = int(os.environ.get("VIGILO_BENCH_THREADS", str(min(2, os.cpu_count() or 1))))
+    detector = PhoneDetector.from_config(DetectorConfig(threads=threads))
+    with tempfile.TemporaryDirectory(prefix="vigilo-bench-") as folder:
+        clip = _write_clip(Path(folder) / "clip.mp4", sample_frames())
+        store = EventStore(f"sqlite:///{Path(folder) / 'bench.db'}", Path(folder))
+        print(f"\n# Stream watch: cameras at {STREAM_FPS:.0f} fps sharing one detector ({threads} threads)\n")
+        print(f"looped {FRAME_SIZE[0]}x{FRAME_SIZE[1]} video files played in real time; {seconds:.0f} s per row\n")
+        print("| streams | fps per stream | CPU (% of one core) | lag p50 ms | lag p99 ms | dropped | keeps up |")
+        print("|---:|---:|---:|---:|---:|---:|---|")
+        rows = [_print_row(run_streams(4, detector, clip, store, seconds))]
+        for count in range(2, most + 1):
+            if count == 4:
+                row = rows[0]
+            else:
+                row = _print_row(run_streams(count, detector, clip, store, seconds))
+                rows.append(row)
+            if not row.keeps_up:
+                break
+        kept = [r.streams for r in rows if r.keeps_up]
+        print(f"\nmost streams keeping up: {max(kept) if kept else 0} (searched 2..{most})")
+        print(f"load average while measuring: {os.getloadavg()[0]:.2f} (1 min)")
+        store.close()
+    return rows
+
+
+def _print_row(row: StreamRow) -> StreamRow:
+    print(
+        f"| {row.streams} | {row.fps_per_stream:.2f} | {row.cpu_percent:.0f} | {row.lag_p50_ms:.0f} "
+        f"| {row.lag_p99_ms:.0f} | {row.dropped} | {'yes' if row.keeps_up else 'no'} |",
+        flush=True,
+    )
+    return row
+
+
 if __name__ == "__main__":
-    main()
+    if "--streams" in sys.argv[1:]:
+        stream_bench()
+    else:
+        main()
+        if os.environ.get("VIGILO_BENCH_STREAMS", "1") != "0":
+            stream_bench()

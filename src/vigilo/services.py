@@ -54,6 +54,60 @@ class Services:
         return bool(settings.alerts.channels or seed_wecom or settings.dingtalk.webhook)
 
     @property
+    def event_store(self) -> Any:
+        from vigilo.phone.events import EventStore
+
+        storage = self.settings.storage
+        return self._get("event_store", lambda: EventStore(storage.resolved_database_url(), storage.data_dir))
+
+    @property
+    def snapshot_links(self) -> Any:
+        """Signs and checks snapshot links (messages carry them only when `server.public_url` is set)."""
+        from vigilo.phone.alerting import SnapshotLinks, link_secret
+
+        settings = self.settings
+        config = settings.events.alerts
+
+        def build() -> SnapshotLinks:
+            secret = config.link_secret.get_secret_value() if config.link_secret else None
+            base = settings.server.public_url or f"http://{settings.server.host}:{settings.server.port}"
+            return SnapshotLinks(base, link_secret(secret, settings.storage.data_dir), config.link_ttl_hours * 3600)
+
+        return self._get("snapshot_links", build)
+
+    def cameras_configured(self) -> bool:
+        return bool(self.settings.cameras.streams)
+
+    @property
+    def camera_manager(self) -> Any:
+        """Every configured camera, with events going to the alert channels (when any is configured)."""
+        store, links = self.event_store, self.snapshot_links  # built first: `_get` does not nest
+        return self._get("camera_manager", lambda: self._build_camera_manager(store, links))
+
+    def _build_camera_manager(self, store: Any, links: Any) -> Any:
+        from vigilo.phone.alerting import EventAlerter
+        from vigilo.phone.manager import CameraManager
+
+        settings = self.settings
+        alerter = None
+        if self.alert_channels_configured() and settings.events.alerts.enabled:
+            alerter = EventAlerter(
+                lambda alert: self.alert_service.submit(alert),  # built on first use, outside this lock
+                settings.events.alerts,
+                links=links if settings.server.public_url else None,
+                locale=getattr(settings.alerts, "locale", None) or settings.server.default_locale,
+                timezones={name: camera.schedule.tzinfo() for name, camera in settings.cameras.streams.items()},
+            )
+        return CameraManager(
+            dict(settings.cameras.streams),
+            lambda: self.phone_detector,
+            store,
+            settings.events,
+            on_event=alerter.phone if alerter else None,
+            on_camera=alerter.camera if alerter else None,
+        )
+
+    @property
     def liveness(self) -> Any:
         from vigilo.liveness.service import build_liveness_service
 
@@ -78,7 +132,7 @@ class Services:
 
     def close(self) -> None:
         with self._lock:
-            for component in self._built.values():
+            for component in reversed(self._built.values()):  # the last built may use the first
                 closer = getattr(component, "close", None)
                 if callable(closer):
                     closer()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 
 import pytest
 
@@ -142,10 +143,18 @@ async def test_legacy_statuscode_success(feishu: FakeFeishu) -> None:
         assert (await ch.send(alert())).ok
 
 
-async def test_oversize_body_is_9499(feishu: FakeFeishu) -> None:
+async def test_oversize_body_is_cut_to_fit_and_the_fake_refuses_it_raw_with_9499(feishu: FakeFeishu) -> None:
+    # Templates: the channel cuts the card text (UTF-8 safe, with an ellipsis) to stay under 20 KB.
     async with channel(feishu) as ch:
         result = await ch.send(alert(body="x" * 25_000))
-    assert (result.outcome, result.platform_code) == (Outcome.PERMANENT, 9499)
+        assert result.outcome is Outcome.SENT, result.reason
+        content = feishu.delivered[0]["card"]["elements"][0]["text"]["content"]
+        assert content.endswith("…") and len(json.dumps(feishu.delivered[0]).encode()) <= 20 * 1024
+        raw = await ch.client.post(
+            f"{feishu.url}/open-apis/bot/v2/hook/{TOKEN}",
+            json={"msg_type": "text", "content": {"text": "x" * 25_000}},
+        )
+    assert raw.json()["code"] == 9499
 
 
 @pytest.mark.parametrize(

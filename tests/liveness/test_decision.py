@@ -140,6 +140,22 @@ def test_blink_seen_at_thirty_fps_passes() -> None:
     assert state.passed, state.reasons
 
 
+def test_a_shallow_blink_sampled_at_ten_fps_passes() -> None:
+    """On ZJU about 8 % of blinks never go below 0.6x the open level even at 30 fps, and at 10 fps the deepest
+    frame is often not sampled: 0.65x of open must count as closed (blink_closed_ratio 0.7)."""
+    state = run([Action.BLINK], session([sig(eyes=0.195), sig()]))
+    assert state.passed, state.reasons
+
+
+def test_a_smile_read_on_a_turned_head_does_not_count() -> None:
+    """The attack suite replayed a real head turn (to 24 degrees) into a smile session and it passed: the smile
+    score rises on the turned face. Eye, mouth and smile actions count only near the neutral pose."""
+    turned = [sig(yaw=-y, smile=s) for y, s in ((10, 0.2), (18, 0.4), (24, 0.45), (24, 0.5), (18, 0.3), (10, 0.1))]
+    state = run([Action.SMILE], [*session(turned), *neutral(30)], windows=3000)
+    assert not state.passed and state.reasons == ["step_timeout:smile"]
+    assert run([Action.SMILE], session([sig(smile=s) for s in (0.2, 0.45, 0.5, 0.1)])).passed
+
+
 def test_eyes_closed_for_one_and_a_half_seconds_fails() -> None:
     closed = [sig(eyes=0.05)] * 15
     state = run([Action.BLINK], session([*closed, sig()]))
@@ -148,7 +164,8 @@ def test_eyes_closed_for_one_and_a_half_seconds_fails() -> None:
 
 
 def test_half_closed_eyes_are_not_a_blink() -> None:
-    state = run([Action.BLINK], session([sig(eyes=0.2), sig(eyes=0.2), sig()]), windows=3000)
+    # 0.22 / 0.30 = 0.73 of the open level: between closed (0.7) and open (0.8), so neither.
+    state = run([Action.BLINK], session([sig(eyes=0.22), sig(eyes=0.22), sig()]), windows=3000)
     assert not state.passed
 
 

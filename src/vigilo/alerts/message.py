@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 Severity = Literal["default", "urgent"]
 BodyFormat = Literal["markdown", "text"]
@@ -34,6 +34,12 @@ class AlertMessage:
     at_all: bool = False
     idempotency_key: str = ""
     body_format: BodyFormat = "markdown"
+    # What templates show (docs/alerts.md, "Templates"); all optional.
+    phones: int | None = None
+    score: float | None = None
+    occurred_at: float | None = None  # epoch seconds; the time of sending when empty
+    items: list[AlertMessage] = field(default_factory=list)  # the alerts of a digest
+    facts: dict[str, Any] = field(default_factory=dict)  # JSON-able extras, e.g. {"report": {...}}
 
     @property
     def mention_mobiles(self) -> list[str]:

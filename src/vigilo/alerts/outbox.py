@@ -26,19 +26,17 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    create_engine,
     delete,
-    event,
     func,
     or_,
     select,
     update,
 )
-from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from vigilo.alerts.message import AlertMessage
+from vigilo.db import make_engine
 
 PENDING, IN_FLIGHT, SENT, DEAD, SUPPRESSED = "pending", "in_flight", "sent", "dead", "suppressed"
 STATES = (PENDING, IN_FLIGHT, SENT, DEAD, SUPPRESSED)
@@ -111,25 +109,6 @@ class OutboxError(Exception):
         self.params = params
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
-
-
-def make_engine(url: str) -> Engine:
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
-    event.listen(engine, "connect", _sqlite_pragmas)
-    return engine
-
-
 def _message_payload(message: AlertMessage) -> str:
     return json.dumps(
         {
@@ -141,6 +120,10 @@ def _message_payload(message: AlertMessage) -> str:
             "mentions": message.mentions,
             "at_all": message.at_all,
             "body_format": message.body_format,
+            "phones": message.phones,
+            "score": message.score,
+            "occurred_at": message.occurred_at,
+            "facts": message.facts,
         },
         ensure_ascii=False,
     )
@@ -387,6 +370,10 @@ class Outbox:
             at_all=bool(data.get("at_all")),
             idempotency_key=row.idempotency_key,
             body_format=data.get("body_format", "markdown"),
+            phones=data.get("phones"),
+            score=data.get("score"),
+            occurred_at=data.get("occurred_at"),
+            facts=dict(data.get("facts") or {}),
         )
 
     # -- operators' side ------------------------------------------------------------------------

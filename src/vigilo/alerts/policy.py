@@ -12,10 +12,19 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import time as dtime
+from zoneinfo import ZoneInfo
 
 from vigilo.alerts.message import AlertMessage, BodyFormat, Severity
-from vigilo.config.alert_policy import AlertPolicyConfig, SilenceConfig
+from vigilo.config.alert_policy import (
+    WEEKDAY_NAMES,
+    AlertPolicyConfig,
+    QuietHoursConfig,
+    SilenceConfig,
+    TimeWindow,
+    parse_hhmm,
+)
 from vigilo.config.model import NotificationConfig
 
 
@@ -36,6 +45,7 @@ class Alert:
     key: str = ""  # idempotency key; a random one when empty
     episode: str | None = None  # same episode = same incident, re-notified after repeat_interval
     body_format: BodyFormat = "markdown"
+    occurred_at: float | None = None  # epoch seconds; the time of submission when empty
 
     def __post_init__(self) -> None:
         if not self.key:
@@ -53,6 +63,9 @@ class Alert:
             at_all=self.at_all,
             idempotency_key=key,
             body_format=self.body_format,
+            phones=self.phones,
+            score=self.score,
+            occurred_at=self.occurred_at,
         )
 
 
@@ -64,7 +77,9 @@ class PolicyDecision:
     group_key: str
     dropped: str | None = None  # not an alert at all (disabled, below threshold): nothing is stored
     drop_kind: str | None = None  # "disabled" or "below_threshold", for metrics
-    suppressed: str | None = None  # stored as suppressed, for the ledger (silenced)
+    suppressed: str | None = None  # stored as suppressed, for the ledger (silenced, quiet hours "drop")
+    held_until: float | None = None  # quiet hours: not sent before this (epoch seconds)
+    hold_group: str | None = None  # quiet hours "digest": one group, so one message, per channel
 
 
 def _aware(value: datetime) -> datetime:
@@ -96,6 +111,46 @@ class Silence:
         return f"silenced by [{matchers}]{note} until {self.ends_at.isoformat(timespec='seconds')}"
 
 
+@dataclass(frozen=True)
+class WeeklyWindow:
+    """`start`-`end` (minutes after midnight) on `days` (0 = Monday); end <= start runs past midnight."""
+
+    days: frozenset[int]
+    start: int
+    end: int
+
+    @classmethod
+    def from_config(cls, config: TimeWindow) -> WeeklyWindow:
+        days = frozenset(WEEKDAY_NAMES.index(d) for d in config.days)
+        return cls(days, parse_hhmm(config.start), parse_hhmm(config.end))
+
+    def end_if_inside(self, local: datetime) -> datetime | None:
+        """The end of the occurrence that contains `local`, or None when `local` is outside."""
+        minute = local.hour * 60 + local.minute + local.second / 60
+        day = local.weekday()
+        midnight = datetime.combine(local.date(), dtime(0), tzinfo=local.tzinfo)
+        if self.start < self.end:
+            inside = day in self.days and self.start <= minute < self.end
+            return midnight + timedelta(minutes=self.end) if inside else None
+        if day in self.days and minute >= self.start:
+            return midnight + timedelta(days=1, minutes=self.end)
+        if (day - 1) % 7 in self.days and minute < self.end:
+            return midnight + timedelta(minutes=self.end)
+        return None
+
+
+def quiet_until(windows: list[WeeklyWindow], now: float, tz: tzinfo | None) -> float | None:
+    """When the quiet period around `now` ends (following adjacent windows), or None when not quiet."""
+    moment = datetime.fromtimestamp(now, UTC).astimezone(tz)
+    found = False
+    for _ in range(16):
+        ends = [end for w in windows if (end := w.end_if_inside(moment)) is not None]
+        if not ends:
+            break
+        moment, found = max(ends), True
+    return moment.timestamp() if found else None
+
+
 class AlertPolicy:
     def __init__(
         self,
@@ -109,6 +164,13 @@ class AlertPolicy:
         self.channel_names = list(channel_names)
         self._clock = clock
         self.silences = [Silence.from_config(s) for s in config.silences]
+        self.tz: tzinfo | None = ZoneInfo(config.timezone) if config.timezone else None
+        self.schedules = {
+            name: [WeeklyWindow.from_config(w) for w in windows] for name, windows in config.schedules.items()
+        }
+        quiet = config.quiet_hours
+        self.quiet_windows = [WeeklyWindow.from_config(w) for w in quiet.windows]
+        self.quiet_windows += [w for name in quiet.schedules for w in self.schedules[name]]
 
     def add_silence(self, silence: Silence) -> None:
         """Runtime silence (kept in memory only; configured ones survive restarts)."""
@@ -122,6 +184,8 @@ class AlertPolicy:
     def route(self, labels: dict[str, str]) -> list[str]:
         chosen: list[str] = []
         for route in self.config.routes:
+            if route.active_during and not any(self.in_schedule(name) for name in route.active_during):
+                continue
             if all(labels.get(k) == v for k, v in route.match.items()):
                 chosen += [c for c in route.channels if c not in chosen]
                 if not route.continue_matching:
@@ -130,6 +194,21 @@ class AlertPolicy:
             return chosen
         defaults = self.config.default_channels
         return list(self.channel_names if defaults is None else defaults)
+
+    def in_schedule(self, name: str, now: float | None = None) -> bool:
+        at = self._clock() if now is None else now
+        return quiet_until(self.schedules[name], at, self.tz) is not None
+
+    def quiet(self, severity: Severity, labels: dict[str, str]) -> tuple[str, float] | None:
+        """(action, end of the quiet period) when quiet hours apply to this alert now."""
+        config: QuietHoursConfig = self.config.quiet_hours
+        action = config.urgent if severity == "urgent" else config.default
+        if action == "send" or not self.quiet_windows:
+            return None
+        if not all(labels.get(k) == v for k, v in config.match.items()):
+            return None
+        until = quiet_until(self.quiet_windows, self._clock(), self.tz)
+        return None if until is None else (action, until)
 
     def group_key(self, labels: dict[str, str]) -> str:
         parts = [f"{name}={labels.get(name, '')}" for name in self.config.group_by]
@@ -155,4 +234,12 @@ class AlertPolicy:
         silence = self.silenced_by(labels)
         if silence is not None:
             return PolicyDecision(channels, severity, labels, group, suppressed=silence.describe())
-        return PolicyDecision(channels, severity, labels, group)
+        quiet = self.quiet(severity, labels)
+        if quiet is None:
+            return PolicyDecision(channels, severity, labels, group)
+        action, until = quiet
+        if action == "drop":
+            ends = datetime.fromtimestamp(until, UTC).astimezone(self.tz).isoformat(timespec="minutes")
+            return PolicyDecision(channels, severity, labels, group, suppressed=f"quiet hours until {ends}")
+        hold_group = f"quiet-digest:{int(until)}" if action == "digest" else None
+        return PolicyDecision(channels, severity, labels, group, held_until=until, hold_group=hold_group)

@@ -13,6 +13,7 @@ from vigilo.alerts.channels.feishu import FeishuChannel, LarkChannel
 from vigilo.alerts.channels.webhook import WebhookChannel
 from vigilo.alerts.channels.wecom_app import WeComAppChannel
 from vigilo.alerts.channels.wecom_bot import WeComBotChannel
+from vigilo.alerts.rendering import templates_from_settings
 from vigilo.config.alerts import (
     AppriseChannelConfig,
     DingTalkChannelConfig,
@@ -119,4 +120,7 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
         channels[SEED_DINGTALK] = DingTalkChannel(
             SEED_DINGTALK, access_token=ding.webhook.get_secret_value(), secret=_secret(ding.secret)
         )
+    templates = templates_from_settings(settings)
+    for channel in channels.values():
+        channel.templates = templates
     return channels

@@ -20,11 +20,12 @@ from pathlib import Path
 
 from vigilo.alerts import ledger
 from vigilo.alerts.channels.base import Channel
-from vigilo.alerts.message import AlertMessage, Severity
+from vigilo.alerts.message import AlertMessage
 from vigilo.alerts.outbox import DEAD, PENDING, SUPPRESSED, NewRow, Outbox, OutboxRecord
 from vigilo.alerts.outcome import DeliveryResult, Outcome
-from vigilo.alerts.policy import Alert, AlertPolicy
+from vigilo.alerts.policy import Alert, AlertPolicy, PolicyDecision
 from vigilo.alerts.ratelimit import RateLimiter, build_rate_limiter
+from vigilo.alerts.report import Period, build_report, last_slot, report_message, slot_key
 from vigilo.alerts.retry import decide, describe
 from vigilo.config.alert_policy import DeliveryConfig
 from vigilo.config.model import NotificationConfig, Settings
@@ -78,6 +79,7 @@ class AlertService:
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._busy: dict[str, asyncio.Task[None]] = {}
+        self._reports_done: dict[int, str] = {}  # report config index -> last slot key enqueued here
 
     @classmethod
     def build(
@@ -103,7 +105,11 @@ class AlertService:
         """From `Settings`: `alerts.{channels,policy,outbox,retry,rate_limit}`, storage, sessions."""
         alerts = settings.alerts
         config = DeliveryConfig(
-            policy=alerts.policy, outbox=alerts.outbox, retry=alerts.retry, rate_limit=alerts.rate_limit
+            policy=alerts.policy,
+            outbox=alerts.outbox,
+            retry=alerts.retry,
+            rate_limit=alerts.rate_limit,
+            reports=alerts.reports,
         )
         if channels is None:
             from vigilo.alerts.registry import build_channels
@@ -127,38 +133,34 @@ class AlertService:
         Blocking (one short database write per channel); call through a thread from async code.
         Below the threshold or with notifications off, nothing is stored and the list is empty.
         """
+        if alert.occurred_at is None:
+            alert.occurred_at = self._clock()
         decision = self.policy.evaluate(alert)
         if decision.dropped:
             ledger.DROPPED.labels(reason=decision.drop_kind or "other").inc()
             log.info("alert %s not queued: %s", alert.key, decision.dropped)
             return []
-        ids = [
-            self._enqueue_for(name, alert, decision.severity, decision.labels, decision.group_key, decision.suppressed)
-            for name in decision.channels
-        ]
+        ids = [self._enqueue_for(name, alert, decision) for name in decision.channels]
         self._notify_worker()
         return ids
 
-    def _enqueue_for(
-        self,
-        name: str,
-        alert: Alert,
-        severity: Severity,
-        labels: dict[str, str],
-        group_key: str,
-        suppressed: str | None,
-    ) -> int:
+    def _enqueue_for(self, name: str, alert: Alert, decision: PolicyDecision) -> int:
         policy = self.config.policy
         channel = self.channels.get(name)
+        severity, labels = decision.severity, decision.labels
+        group_key = decision.hold_group or decision.group_key
         state, reason, due = PENDING, None, self._clock()
         if channel is None:
             state, reason = DEAD, f"channel {name!r} is not configured (named by an alert route)"
-        elif suppressed:
-            state, reason = SUPPRESSED, suppressed
+        elif decision.suppressed:
+            state, reason = SUPPRESSED, decision.suppressed
         elif alert.episode and self.outbox.episode_active(name, alert.episode, self._clock() - policy.repeat_interval):
             state, reason = SUPPRESSED, "same episode already notified within repeat_interval"
         else:
             due = self.outbox.group_due_at(name, group_key, policy.group_wait, policy.group_interval)
+            if decision.held_until is not None:
+                due = max(due, decision.held_until)
+                reason = "held for quiet hours"
         row = NewRow(
             channel=name,
             destination=channel.destination_key if channel else "",
@@ -351,6 +353,7 @@ class AlertService:
         assert self._wake is not None
         while True:
             try:
+                await asyncio.to_thread(self.enqueue_due_reports)
                 claimed = await self._start_pass()
             except Exception:
                 log.exception("alert worker pass failed; trying again")
@@ -399,6 +402,48 @@ class AlertService:
         )
         return await self._send(channel, msg)
 
+    # -- reports --------------------------------------------------------------------------------
+
+    def report(self, period: Period, end: float | None = None) -> AlertMessage:
+        """The report message for the `period` ending at `end` (now)."""
+        stop = self._clock() if end is None else end
+        data = build_report(self.outbox, period, stop, self.policy.tz)
+        return report_message(data, f"report-{period}-{int(stop)}")
+
+    def enqueue_report(self, message: AlertMessage, channels: Sequence[str] | None = None) -> list[int]:
+        """Queues a report for `channels` (every channel when None); one row per channel and key."""
+        names = list(self.channels) if channels is None else [c for c in channels if c in self.channels]
+        ids = []
+        for name in names:
+            row = NewRow(
+                channel=name,
+                destination=self.channels[name].destination_key,
+                idempotency_key=message.idempotency_key,
+                group_key=f"report:{message.idempotency_key}",
+                message=message,
+                due_at=self._clock(),
+            )
+            ids.append(self.outbox.enqueue(row))
+        self._notify_worker()
+        return ids
+
+    def enqueue_due_reports(self, catch_up: float = 3600.0) -> list[int]:
+        """Queues each configured report whose local time has come (within `catch_up` seconds).
+
+        The row key names the period's slot, so several processes or a restart queue it once.
+        """
+        now = self._clock()
+        ids: list[int] = []
+        for index, config in enumerate(self.config.reports):
+            slot = last_slot(now, config.time_of_day(), config.period, config.weekday, self.policy.tz)
+            key = slot_key(config.period, slot)
+            if self._reports_done.get(index) == key or now - slot.timestamp() > catch_up:
+                continue
+            data = build_report(self.outbox, config.period, slot.timestamp(), self.policy.tz)
+            ids += self.enqueue_report(report_message(data, key), config.channels)
+            self._reports_done[index] = key
+        return ids
+
     async def aclose(self) -> None:
         """Stops the worker and releases the rate limiter's and the outbox's connections."""
         await self.stop()
@@ -432,6 +477,8 @@ def build_digest(messages: Sequence[AlertMessage], key: str, locale: Locale, max
         mentions=mentions,
         at_all=any(m.at_all for m in messages),
         idempotency_key=key,
+        items=list(messages[:max_items]),
+        occurred_at=max((m.occurred_at for m in messages if m.occurred_at is not None), default=None),
     )
 
 

@@ -14,7 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from vigilo import __version__
 from vigilo.api.errors import install_error_handlers
 from vigilo.api.limits import BodySizeLimit
-from vigilo.api.routers import alerts, detect, health
+from vigilo.api.routers import alerts, cameras, detect, events, health, liveness_page
 from vigilo.api.routers import liveness as liveness_api
 from vigilo.config import Settings
 from vigilo.services import Services
@@ -35,6 +35,19 @@ async def _start_alert_worker(services: Services) -> Any:
     return alert_service
 
 
+async def _start_cameras(services: Services) -> Any:
+    """Starts every enabled camera of `cameras.streams` (none configured: nothing to do)."""
+    if not services.cameras_configured():
+        return None
+    try:
+        manager = await anyio.to_thread.run_sync(lambda: services.camera_manager)
+        await anyio.to_thread.run_sync(manager.start)
+    except Exception:
+        log.exception("cameras did not start; /readyz reports the reason")
+        return None
+    return manager
+
+
 def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     """Builds the app. `services` may be passed in to share them with other parts of a process."""
     services = services or Services(settings)
@@ -49,12 +62,20 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
                 log.exception("warm-up failed; /readyz reports the reason")
 
         alert_service = await _start_alert_worker(services)
+        started: list[Any] = []
+
+        async def start_cameras() -> None:
+            started.append(await _start_cameras(services))
+
         try:
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(warm_up)
+                tasks.start_soon(start_cameras)
                 yield
                 tasks.cancel_scope.cancel()
         finally:
+            if started and started[0] is not None:
+                await anyio.to_thread.run_sync(started[0].stop)
             if alert_service is not None:
                 await alert_service.aclose()
             services.close()
@@ -84,5 +105,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(detect.router)
     app.include_router(alerts.router)
+    app.include_router(cameras.router)
+    app.include_router(events.router)
     app.include_router(liveness_api.router)
+    liveness_page.install(app)  # the H5 page at /liveness/
     return app

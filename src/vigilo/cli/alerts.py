@@ -12,7 +12,9 @@ import typer
 
 from vigilo.cli.common import EXIT_PROBLEMS, ConfigOption, fail, settings_or_exit
 
-app = typer.Typer(help="Alert delivery: list, retry dead letters, stats, test a channel.", no_args_is_help=True)
+app = typer.Typer(
+    help="Alert delivery: list, retry dead letters, stats, reports, test a channel.", no_args_is_help=True
+)
 
 _STATES = ("pending", "in_flight", "sent", "dead", "suppressed")
 
@@ -110,6 +112,47 @@ def purge(
     service = _service(config)
     removed = service.outbox.purge(time.time() - days * 86400)
     typer.echo(f"removed {removed} alert deliveries older than {days:g} days")
+
+
+@app.command()
+def report(
+    period: str = typer.Option("day", "--period", help="day (last 24 hours) or week (last 7 days)."),
+    send: bool = typer.Option(False, "--send", help="Send it through the report channels instead of printing."),
+    channel: list[str] = typer.Option(None, "--channel", help="Send to this channel (repeatable); default: all."),
+    config: Path = ConfigOption,
+) -> None:
+    """Print the alert report for the last day or week (counts per camera, zone, severity; delivery)."""
+    if period not in ("day", "week"):
+        fail(f"unknown period {period!r}; use day or week")
+    service = _service(config, with_channels=send)
+    message = service.report(period)
+    if not send:
+        from vigilo.alerts.rendering import templates_from_settings
+
+        typer.echo(templates_from_settings(settings_or_exit(config)).render(message, "text").text)
+        return
+    names = channel or None
+    unknown = sorted(set(names or []) - set(service.channels))
+    if unknown or not service.channels:
+        fail(f"no channel named {unknown[0]!r}" if unknown else "no alert channels are configured")
+    ids = service.enqueue_report(message, names)
+
+    async def deliver() -> None:
+        try:
+            await service.run_once()
+        finally:
+            await service.aclose()
+            for item in service.channels.values():
+                await item.aclose()
+
+    asyncio.run(deliver())
+    rows = [service.outbox.get(row_id) for row_id in ids]
+    failed = [r for r in rows if r is not None and r.state != "sent"]
+    for row in rows:
+        if row is not None:
+            typer.echo(f"{row.channel}: {row.state}{'  ' + row.last_reason if row.last_reason else ''}")
+    if failed:
+        raise typer.Exit(EXIT_PROBLEMS)
 
 
 @app.command()

@@ -54,7 +54,10 @@ def serve(
     except OSError as exc:
         fail(f"cannot create data folder {settings.storage.data_dir}: {exc.strerror or exc}")
     app_ = create_app(settings)
-    uvicorn.run(app_, host=settings.server.host, port=settings.server.port, log_config=None)
+    # a few seconds for open live feeds (SSE) to close on Ctrl-C, then the cameras stop
+    uvicorn.run(
+        app_, host=settings.server.host, port=settings.server.port, log_config=None, timeout_graceful_shutdown=5
+    )
 
 
 def main() -> None:

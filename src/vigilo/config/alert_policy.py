@@ -5,10 +5,35 @@ Durations are in seconds (floats), so tests can run with millisecond intervals.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from datetime import time as dtime
 from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAY_NAMES: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HHMM = re.compile(r"^([01]?\d|2[0-4]):([0-5]\d)$")
+
+
+def parse_hhmm(value: str) -> int:
+    """Minutes since midnight for "HH:MM" ("24:00" is the end of the day)."""
+    match = _HHMM.match(value.strip())
+    if not match or (int(match.group(1)) == 24 and match.group(2) != "00"):
+        raise ValueError(f"{value!r} is not a time of day like 07:30 (24:00 is the end of the day)")
+    return int(match.group(1)) * 60 + int(match.group(2))
+
+
+def check_zone(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Asia/Shanghai)") from None
+    return value
 
 
 class _Section(BaseModel):
@@ -21,6 +46,10 @@ class RouteConfig(_Section):
     match: dict[str, str] = Field(default_factory=dict, description="Label equality, e.g. {camera: gate-1}.")
     channels: list[str] = Field(min_length=1, description="Channel names from alerts.channels.")
     continue_matching: bool = Field(False, description="Keep trying later routes after this one matched.")
+    active_during: list[str] = Field(
+        default_factory=list,
+        description="Names of `schedules`: the route applies only inside them (always when empty).",
+    )
 
 
 class SilenceConfig(_Section):
@@ -30,6 +59,34 @@ class SilenceConfig(_Section):
     ends_at: datetime = Field(description="ISO 8601; a time without zone is the server's local time.")
     starts_at: datetime | None = None
     comment: str = ""
+
+
+class TimeWindow(_Section):
+    """A weekly window: `start`-`end` local time on each of `days` (an `end` not after `start` runs
+    past midnight into the next day)."""
+
+    days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAY_NAMES), description="Days the window starts on.")
+    start: str = Field(description="HH:MM, local time.")
+    end: str = Field(description="HH:MM; 24:00 is midnight at the end of the day.")
+
+    @field_validator("start", "end")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        parse_hhmm(value)
+        return value.strip()
+
+
+class QuietHoursConfig(_Section):
+    """Inside these windows default-severity alerts wait (or are digested, or dropped); urgent ones go out."""
+
+    windows: list[TimeWindow] = Field(default_factory=list)
+    schedules: list[str] = Field(default_factory=list, description="Names of `schedules` that count as quiet too.")
+    default: Literal["hold", "digest", "drop", "send"] = Field(
+        "hold",
+        description="hold: send each at the end; digest: one message per channel at the end; drop: record only.",
+    )
+    urgent: Literal["send", "hold", "digest", "drop"] = "send"
+    match: dict[str, str] = Field(default_factory=dict, description="Only alerts with these labels (all when empty).")
 
 
 class AlertPolicyConfig(_Section):
@@ -45,6 +102,26 @@ class AlertPolicyConfig(_Section):
         None, description="Channels for alerts no route matched; every configured channel when empty."
     )
     silences: list[SilenceConfig] = Field(default_factory=list)
+    timezone: str | None = Field(
+        None, description="IANA zone for quiet hours, schedules, reports and times in messages; the machine's zone."
+    )
+    schedules: dict[str, list[TimeWindow]] = Field(
+        default_factory=dict, description="Named weekly schedules, for routes' active_during and quiet_hours."
+    )
+    quiet_hours: QuietHoursConfig = Field(default_factory=QuietHoursConfig)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return check_zone(value)
+
+    @model_validator(mode="after")
+    def _known_schedules(self) -> AlertPolicyConfig:
+        names = [n for r in self.routes for n in r.active_during] + self.quiet_hours.schedules
+        unknown = sorted(set(names) - set(self.schedules))
+        if unknown:
+            raise ValueError(f"unknown schedule {unknown[0]!r} (define it under policy.schedules)")
+        return self
 
 
 class RateWindow(_Section):
@@ -123,6 +200,26 @@ class OutboxConfig(_Section):
         return self
 
 
+class ReportConfig(_Section):
+    """A periodic report of alert counts and delivery, sent at a local time."""
+
+    period: Literal["day", "week"] = "day"
+    at: str = Field("08:00", description="HH:MM local time (policy.timezone).")
+    weekday: Weekday = Field("mon", description="For weekly reports.")
+    channels: list[str] | None = Field(None, description="Channel names; every channel when empty.")
+
+    @field_validator("at")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        if parse_hhmm(value) >= 24 * 60:
+            raise ValueError("use 00:00 rather than 24:00")
+        return value.strip()
+
+    def time_of_day(self) -> dtime:
+        minutes = parse_hhmm(self.at)
+        return dtime(minutes // 60, minutes % 60)
+
+
 class DeliveryConfig(_Section):
     """Everything the delivery layer reads, bundled for `AlertService`."""
 
@@ -130,3 +227,4 @@ class DeliveryConfig(_Section):
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
     retry: RetryConfig = Field(default_factory=RetryConfig)
     rate_limit: RateLimitConfig = Field(default_factory=RateLimitConfig)
+    reports: list[ReportConfig] = Field(default_factory=list)

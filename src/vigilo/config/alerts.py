@@ -15,11 +15,12 @@ alerts:
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
 
-from vigilo.config.alert_policy import AlertPolicyConfig, OutboxConfig, RateLimitConfig, RetryConfig
+from vigilo.config.alert_policy import AlertPolicyConfig, OutboxConfig, RateLimitConfig, ReportConfig, RetryConfig
 
 
 class _Section(BaseModel):
@@ -148,3 +149,19 @@ class AlertsConfig(_Section):
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
     retry: RetryConfig = Field(default_factory=RetryConfig)
     rate_limit: RateLimitConfig = Field(default_factory=RateLimitConfig)
+    locale: Literal["zh-CN", "en"] | None = Field(
+        None, description="Language of alert messages; server.default_locale when empty."
+    )
+    templates_dir: Path | None = Field(
+        None, description="Folder of Jinja2 templates overriding the shipped ones (docs/alerts.md, Templates)."
+    )
+    reports: list[ReportConfig] = Field(default_factory=list, description="Daily/weekly reports (alerts-delivery.md).")
+
+    @model_validator(mode="after")
+    def _templates_render(self) -> AlertsConfig:
+        """A typo in a user template is a configuration error, found now rather than at 3 a.m."""
+        if self.templates_dir is not None:
+            from vigilo.alerts.rendering import validate_templates  # here: vigilo.alerts imports this module
+
+            validate_templates(self.templates_dir)
+        return self

@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -274,8 +274,24 @@ class CamerasConfig(_Section):
         return CameraConfig.model_validate(data)
 
 
+class EventAlertsConfig(_Section):
+    """Which event changes `vigilo serve` sends through `alerts.channels` (routes, policy and grouping apply)."""
+
+    enabled: bool = True
+    started: bool = Field(True, description="One alert when a phone episode starts, with the snapshot.")
+    updated: bool = Field(False, description="An alert at each episode update (more phones, or periodic).")
+    ended: bool = Field(True, description="A short note when the episode ends, with its duration.")
+    camera: bool = Field(True, description="Camera offline / back online.")
+    link_ttl_hours: float = Field(168.0, gt=0, description="Signed snapshot links in messages stay valid this long.")
+    link_secret: SecretStr | None = Field(
+        None, description="Key signing snapshot links; a random one kept in <data_dir>/link-secret when empty."
+    )
+
+
 class EventsConfig(_Section):
     """Stored phone episodes and their snapshots (database: `storage.database_url`)."""
+
+    alerts: EventAlertsConfig = Field(default_factory=EventAlertsConfig)
 
     retain_days: float = Field(30.0, gt=0, description="Events and snapshots older than this are deleted.")
     max_disk_mb: float = Field(1024.0, gt=0, description="Oldest snapshots go first when they take more than this.")

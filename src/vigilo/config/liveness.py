@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
@@ -26,7 +27,11 @@ class LivenessThresholds(_Section):
     neutral_angle: float = Field(8.0, gt=0, description="Yaw/pitch within this of neutral count as neutral.")
     turn_yaw: float = Field(20.0, gt=0, description="A turn is yaw this far from neutral, asked way round.")
     nod_pitch: float = Field(12.0, gt=0, description="A nod is pitch this far from neutral and back.")
-    blink_closed_ratio: float = Field(0.6, gt=0, lt=1, description="Both eyes below this x open level: closed.")
+    action_max_angle: float = Field(
+        15.0, gt=0, description="Blink, mouth and smile count only with yaw/pitch this close to neutral."
+    )
+    # 0.7: tuned on ZJU subjects 1-5 at 10 fps, reported on 6-10 (docs/liveness-signals.md); was 0.6.
+    blink_closed_ratio: float = Field(0.7, gt=0, lt=1, description="Both eyes below this x open level: closed.")
     blink_open_ratio: float = Field(0.8, gt=0, le=1.5, description="Eyes above this x open level: open.")
     blink_min_ms: int = Field(60, ge=0)
     blink_max_ms: int = Field(800, gt=0)
@@ -115,6 +120,12 @@ class LivenessConfig(_Section):
         "(mean grey levels) is a duplicate; 0 turns the check off.",
     )
     analyzer_pool: int = Field(2, ge=1, le=16)
+    return_urls: list[str] = Field(
+        default_factory=list,
+        description="H5 page (/liveness/): URL prefixes the page may return to (redirect) and whose origins "
+        "may embed it and receive its postMessage events, e.g. https://app.example.com/liveness/. "
+        "Empty: no redirect, embedding from any origin.",
+    )
     thresholds: LivenessThresholds = Field(default_factory=LivenessThresholds)
     seed_compat: SeedCompatConfig = Field(default_factory=SeedCompatConfig)
 
@@ -125,4 +136,8 @@ class LivenessConfig(_Section):
             raise ValueError("step_window_ms must be [min, max] with 1000 <= min <= max")
         if self.fps > self.max_fps:
             raise ValueError("fps must not exceed max_fps")
+        for url in self.return_urls:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError(f"return_urls entries must be absolute http(s) URLs: {url!r}")
         return self

@@ -28,6 +28,11 @@ class ServerConfig(Section):
     )
     cors_origins: list[str] = Field(default_factory=list)
     default_locale: Literal["zh-CN", "en"] = "zh-CN"
+    public_url: str | None = Field(
+        None,
+        description="Base URL people reach this server at (https://vigilo.example.cn); alert messages link "
+        "snapshots there (DingTalk, Feishu). No links when empty.",
+    )
 
 
 class LoggingConfig(Section):

@@ -14,6 +14,8 @@ Rules:
     above `blink_open_ratio`,
     the closure lasting 60-800 ms (bounds taken generously from the frames seen);
   - open mouth / smile: a rise over neutral by `mouth_open_rise` / `smile_rise`;
+  - blink, open mouth and smile count only on frames with yaw and pitch within `action_max_angle` of neutral
+    (a head turn can read as a smile; such frames are skipped with a "look straight" hint);
   - nod: pitch moves `nod_pitch` away from neutral and comes back.
 - Failures: a step's window running out, another deliberate action while armed (a turn the wrong way, or
   actions out of order), eyes closed longer than a blink, face geometry drifting (another face), the
@@ -292,6 +294,10 @@ def _run(state: DecisionState, t_ms: float, sig: FaceSignals, th: LivenessThresh
         wrong_turn = conflict in TURNS and action in TURNS
         _fail(state, "wrong_direction" if wrong_turn else f"unexpected_action:{conflict}")
         return Verdict()
+    if action not in TURNS and action is not Action.NOD and not _facing(d, th):
+        # Eye, mouth and smile signals are not to be trusted on a turned head (a head turn can read as a
+        # smile): these actions count only while the head is near its neutral pose. The frame is skipped.
+        return Verdict(hint="hint_look_straight")
     if not _detect(state, action, t_ms, d, th):
         return Verdict()
     if t_ms - state.prompted_at < th.min_reaction_ms:
@@ -306,6 +312,10 @@ def _run(state: DecisionState, t_ms: float, sig: FaceSignals, th: LivenessThresh
     else:
         state.prompted_at = t_ms
     return Verdict(completed=str(action))
+
+
+def _facing(d: _Deltas, th: LivenessThresholds) -> bool:
+    return abs(d.yaw) <= th.action_max_angle and abs(d.pitch) <= th.action_max_angle
 
 
 def _reset_step(state: DecisionState) -> None:

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import DateTime, Float, Integer, String, create_engine, delete, event, func, select
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import DateTime, Float, Integer, String, delete, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
+from vigilo.db import make_engine
 from vigilo.phone.episodes import ChangeKind, EpisodeChange
 from vigilo.phone.sources import SourceEvent
 
@@ -93,6 +93,7 @@ class PhoneEvent:
     peak_score: float
     phone_count: int
     snapshot: Path | None  # absolute path of the JPEG, when one was kept
+    key: str = ""  # the episode's stable id (alert deduplication)
 
     @property
     def duration_seconds(self) -> float:
@@ -148,24 +149,6 @@ class CleanupReport:
     camera_events_deleted: int
     snapshots_deleted: int
     bytes_freed: int
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
-
-
-def make_engine(url: str) -> Engine:
-    parsed = make_url(url)
-    if not parsed.drivername.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
-    event.listen(engine, "connect", _sqlite_pragmas)
-    return engine
 
 
 def _safe(name: str) -> str:
@@ -251,9 +234,10 @@ class EventStore:
         since: dt.datetime | None = None,
         until: dt.datetime | None = None,
         limit: int = 100,
+        offset: int = 0,
     ) -> list[PhoneEvent]:
         """Newest first. `since`/`until` compare with the start time (aware datetimes)."""
-        query = select(EventRow).order_by(EventRow.started_at.desc(), EventRow.id.desc()).limit(limit)
+        query = select(EventRow).order_by(EventRow.started_at.desc(), EventRow.id.desc()).limit(limit).offset(offset)
         if camera is not None:
             query = query.where(EventRow.camera == camera)
         if zone is not None:
@@ -294,6 +278,7 @@ class EventStore:
             peak_score=row.peak_score,
             phone_count=row.phone_count,
             snapshot=self.data_dir / row.snapshot if row.snapshot else None,
+            key=row.episode_key,
         )
 
     # retention

@@ -133,8 +133,12 @@ class CameraWatcher:
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
+        self.request_stop()
         self.wait(timeout)
+
+    def request_stop(self) -> None:
+        """Asks the thread to stop (open episodes end) without waiting; `wait` joins it."""
+        self._stop.set()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Waits for the watcher's thread; True when it has ended."""

@@ -48,10 +48,9 @@ class AppriseChannel(Channel):
         notify_type = (
             self._apprise.NotifyType.FAILURE if message.severity == "urgent" else self._apprise.NotifyType.WARNING
         )
-        body = message.body or message.title
-        if message.image_url:
-            body += f"\n{message.image_url}"
-        ok = await asyncio.to_thread(self._notifier.notify, body=body, title=message.title, notify_type=notify_type)
+        rendered = self.render(message, "")
+        body = rendered.text or rendered.title
+        ok = await asyncio.to_thread(self._notifier.notify, body=body, title=rendered.title, notify_type=notify_type)
         if ok:
             return DeliveryResult(Outcome.SENT, None, "delivered")
         return DeliveryResult(Outcome.RETRY, None, "Apprise reported a failure (it gives no reason)")

@@ -20,6 +20,7 @@ from vigilo.alerts.outcome import (
     classify_http_status,
     parse_retry_after,
 )
+from vigilo.alerts.rendering import MessageTemplates, Rendered, TemplateConfigError, default_templates
 from vigilo.logs import RedactingFilter
 
 log = logging.getLogger("vigilo.alerts")
@@ -77,6 +78,18 @@ def truncate_utf8(text: str, limit: int, marker: str = "…") -> str:
     return data[: max(room, 0)].decode("utf-8", errors="ignore") + marker
 
 
+def fit_json(build: Callable[[str], dict[str, Any]], text: str, limit: int) -> dict[str, Any]:
+    """`build(text)` with `text` cut (UTF-8 safe, with an ellipsis) until the JSON body is at most `limit` bytes."""
+    budget = len(text.encode("utf-8"))
+    for _ in range(6):
+        body = build(truncate_utf8(text, budget))
+        size = len(json.dumps(body, ensure_ascii=False).encode("utf-8"))
+        if size <= limit or budget <= 0:
+            return body
+        budget = max(0, budget - (size - limit) - 16)
+    return build(truncate_utf8(text, budget))
+
+
 class Channel(ABC):
     """One configured destination.
 
@@ -103,6 +116,8 @@ class Channel(ABC):
         self.clock: Clock = clock or time.time
         self._client: httpx.AsyncClient | None = None
         self._redactor: RedactingFilter | None = None
+        # The registry sets the configured templates (locale, zone, user folder); shipped zh-CN otherwise.
+        self.templates: MessageTemplates = default_templates()
 
     # -- the interface -------------------------------------------------------------------
 
@@ -116,6 +131,8 @@ class Channel(ABC):
         _LIBRARY_SCRUBBER.register(self._secrets())
         try:
             result = await self._send(message)
+        except TemplateConfigError as exc:  # retrying will not fix a template; `alerts retry` after the fix
+            result = DeliveryResult(Outcome.PERMANENT, None, str(exc))
         except httpx.TimeoutException as exc:
             result = DeliveryResult(Outcome.RETRY, None, f"timed out talking to the platform ({type(exc).__name__})")
         except httpx.HTTPError as exc:
@@ -151,6 +168,11 @@ class Channel(ABC):
 
     @abstractmethod
     async def _send(self, message: AlertMessage) -> DeliveryResult: ...
+
+    def render(self, message: AlertMessage, format: str) -> Rendered:
+        """The message through this channel's template (style `<kind>_<format>`, see rendering.py)."""
+        style = f"{self.kind}_{format}" if format else self.kind
+        return self.templates.render(message, style, channel=self.name)
 
     def _secrets(self) -> Iterable[str]:
         """Every secret this channel holds, so reasons can be scrubbed of them."""

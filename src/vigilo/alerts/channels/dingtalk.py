@@ -11,13 +11,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from collections.abc import Iterable
 from typing import Any, Literal
 from urllib.parse import parse_qs, quote, quote_plus, urlsplit
 
-from vigilo.alerts.channels.base import Channel, ChannelConfigError, Clock, fingerprint
+from vigilo.alerts.channels.base import Channel, ChannelConfigError, Clock, fingerprint, truncate_utf8
 from vigilo.alerts.message import AlertMessage
 from vigilo.alerts.outcome import DeliveryResult, Outcome
+
+# DingTalk publishes no byte limit for robot text; 20,000 bytes is the figure commonly quoted for
+# markdown/text content (unconfirmed, see im-protocols.md section 3). The title is only a preview.
+TEXT_LIMIT = 20000
+TITLE_LIMIT = 256
 
 
 def dingtalk_sign(secret: str, timestamp_ms: int) -> str:
@@ -91,28 +97,29 @@ class DingTalkChannel(Channel):
                 result.retry_after = max(wait, result.retry_after or 0.0)
         return result
 
+    def _with_keyword(self, title: str, text: str) -> tuple[str, str]:
+        """DingTalk refuses a message without one of the robot's keywords (310000)."""
+        if not self.keyword or self.keyword in f"{title}\n{text}":
+            return title, text
+        heading = re.match(r"#{1,6} ", text)
+        at = heading.end() if heading else 0
+        return f"{self.keyword} {title}", f"{text[:at]}{self.keyword} {text[at:]}"
+
     def _body(self, message: AlertMessage) -> dict[str, Any]:
-        title = message.title
-        if self.keyword and self.keyword not in f"{message.title}\n{message.body}":
-            title = f"{self.keyword} {title}"
         mobiles = message.mention_mobiles
         user_ids = message.mention_user_ids
         # A mention only shows when the @ also appears in the text itself.
         tail = " ".join([*(f"@{m}" for m in mobiles), *(f"@{u}" for u in user_ids)])
+        markdown = self.format == "markdown" and message.body_format == "markdown"
+        rendered = self.render(message, "markdown" if markdown else "text")
+        title, text = self._with_keyword(rendered.title, rendered.text)
+        separator = "\n\n" if markdown else "\n"
+        room = TEXT_LIMIT - (len(tail.encode()) + len(separator) if tail else 0)
+        text = truncate_utf8(text, room) + (f"{separator}{tail}" if tail else "")
         body: dict[str, Any]
-        if self.format == "markdown" and message.body_format == "markdown":
-            text = f"### {'🔴 ' if message.severity == 'urgent' else ''}{title}\n\n{message.body}"
-            if message.image_url:
-                text += f"\n\n![snapshot]({message.image_url})"
-            if tail:
-                text += f"\n\n{tail}"
-            body = {"msgtype": "markdown", "markdown": {"title": title, "text": text}}
+        if markdown:
+            body = {"msgtype": "markdown", "markdown": {"title": truncate_utf8(title, TITLE_LIMIT), "text": text}}
         else:
-            text = f"{title}\n{message.body}" if message.body else title
-            if message.image_url:
-                text += f"\n{message.image_url}"
-            if tail:
-                text += f"\n{tail}"
             body = {"msgtype": "text", "text": {"content": text}}
         body["at"] = {"atMobiles": mobiles, "atUserIds": user_ids, "isAtAll": message.at_all}
         if message.idempotency_key:

@@ -66,19 +66,15 @@ class EmailChannel(Channel):
     def build(self, message: AlertMessage) -> EmailMessage:
         """The MIME message for `message` (plain text, snapshot attached inline)."""
         mail = EmailMessage()
-        prefix = "[紧急] " if message.severity == "urgent" else ""
-        mail["Subject"] = prefix + message.title
+        rendered = self.render(message, "")
+        mail["Subject"] = rendered.title.replace("\n", " ")
         mail["From"] = self.from_addr
         mail["To"] = ", ".join(self.to)
         mail["Date"] = formatdate(self.clock(), localtime=False)
         if message.idempotency_key:
             # Stable per alert, so a mail retried after a lost reply can be recognised as a repeat.
             mail["Message-ID"] = f"<{_ID_CHARS.sub('-', message.idempotency_key)}@vigilo.alerts>"
-        text = message.body
-        if message.labels:
-            text += "\n\n" + "\n".join(f"{k}: {v}" for k, v in sorted(message.labels.items()))
-        if message.image_url:
-            text += f"\n\n{message.image_url}"
+        text = rendered.text
         mail.set_content(text)
         if message.snapshot:
             mail.add_attachment(message.snapshot, maintype="image", subtype="jpeg", filename="snapshot.jpg")

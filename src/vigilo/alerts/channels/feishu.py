@@ -16,13 +16,16 @@ from collections.abc import Iterable
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from vigilo.alerts.channels.base import Channel, ChannelConfigError, Clock, fingerprint
+from vigilo.alerts.channels.base import Channel, ChannelConfigError, Clock, fingerprint, fit_json
 from vigilo.alerts.message import AlertMessage
 from vigilo.alerts.outcome import DeliveryResult
+from vigilo.i18n import message as i18n_message
 
 FEISHU_BASE_URL = "https://open.feishu.cn"
 LARK_BASE_URL = "https://open.larksuite.com"
 _HOOK_PATH = "/open-apis/bot/v2/hook/"
+# A request body over 20 KB is refused with 9499 (im-protocols.md 4.4); keep room for timestamp and sign.
+BODY_LIMIT = 20 * 1024 - 256
 
 
 def feishu_sign(secret: str, timestamp_s: int) -> str:
@@ -86,40 +89,45 @@ class FeishuChannel(Channel):
                 result.reason += "; snapshot not shown (Feishu webhooks take image links only)"
         return result
 
-    def _title(self, message: AlertMessage) -> str:
-        if self.keyword and self.keyword not in f"{message.title}\n{message.body}":
-            return f"{self.keyword} {message.title}"
-        return message.title
+    def _with_keyword(self, title: str, text: str) -> tuple[str, str]:
+        if self.keyword and self.keyword not in f"{title}\n{text}":
+            return f"{self.keyword} {title}", text
+        return title, text
 
     def _body(self, message: AlertMessage) -> dict[str, Any]:
-        title = self._title(message)
-        ids = message.mention_user_ids
+        rendered = self.render(message, self.format)
+        title, text = self._with_keyword(rendered.title, rendered.text)
         if self.format == "text":
-            text = f"{title}\n{message.body}" if message.body else title
-            if message.image_url:
-                text += f"\n{message.image_url}"
-            mentions = [f'<at user_id="{uid}"></at>' for uid in ids]
-            if message.at_all:
-                mentions.append('<at user_id="all">所有人</at>')
-            if mentions:
-                text += "\n" + " ".join(mentions)
-            return {"msg_type": "text", "content": {"text": text}}
+            return fit_json(lambda t: self._text_body(message, t), text if rendered.text else title, BODY_LIMIT)
         if self.format == "post":
-            paragraphs: list[list[dict[str, Any]]] = [
-                [{"tag": "text", "text": line}] for line in message.body.splitlines() if line.strip()
-            ]
-            if message.image_url:
-                paragraphs.append([{"tag": "a", "text": "snapshot", "href": message.image_url}])
-            at = [{"tag": "at", "user_id": uid} for uid in ids]
-            if message.at_all:
-                at.append({"tag": "at", "user_id": "all"})
-            if at:
-                paragraphs.append(at)
-            return {"msg_type": "post", "content": {"post": {"zh_cn": {"title": title, "content": paragraphs}}}}
-        markdown = message.body
+            link = rendered.extras.get("snapshot_text") or "snapshot"
+            return fit_json(lambda t: self._post_body(message, title, t, link), text, BODY_LIMIT)
+        color = rendered.extras.get("color") or ("red" if message.severity == "urgent" else "orange")
+        return fit_json(lambda t: self._card_body(message, title, t, color), text, BODY_LIMIT)
+
+    def _text_body(self, message: AlertMessage, text: str) -> dict[str, Any]:
+        mentions = [f'<at user_id="{uid}"></at>' for uid in message.mention_user_ids]
+        if message.at_all:
+            mentions.append(f'<at user_id="all">{i18n_message("alerts_at_all", self.templates.locale)}</at>')
+        if mentions:
+            text += "\n" + " ".join(mentions)
+        return {"msg_type": "text", "content": {"text": text}}
+
+    def _post_body(self, message: AlertMessage, title: str, text: str, link: str) -> dict[str, Any]:
+        paragraphs: list[list[dict[str, Any]]] = [
+            [{"tag": "text", "text": line}] for line in text.splitlines() if line.strip()
+        ]
         if message.image_url:
-            markdown += f"\n[snapshot]({message.image_url})"
-        mentions = [f"<at id={uid}></at>" for uid in ids]
+            paragraphs.append([{"tag": "a", "text": link, "href": message.image_url}])
+        at = [{"tag": "at", "user_id": uid} for uid in message.mention_user_ids]
+        if message.at_all:
+            at.append({"tag": "at", "user_id": "all"})
+        if at:
+            paragraphs.append(at)
+        return {"msg_type": "post", "content": {"post": {"zh_cn": {"title": title, "content": paragraphs}}}}
+
+    def _card_body(self, message: AlertMessage, title: str, markdown: str, color: str) -> dict[str, Any]:
+        mentions = [f"<at id={uid}></at>" for uid in message.mention_user_ids]
         if message.at_all:
             mentions.append("<at id=all></at>")
         if mentions:
@@ -128,10 +136,7 @@ class FeishuChannel(Channel):
             "msg_type": "interactive",
             "card": {
                 "config": {"wide_screen_mode": True},
-                "header": {
-                    "title": {"tag": "plain_text", "content": title},
-                    "template": "red" if message.severity == "urgent" else "orange",
-                },
+                "header": {"title": {"tag": "plain_text", "content": title}, "template": color},
                 "elements": [{"tag": "div", "text": {"tag": "lark_md", "content": markdown}}],
             },
         }

@@ -18,11 +18,14 @@ from typing import Any, Literal
 from vigilo.alerts.channels.base import Channel, Clock, fingerprint, truncate_utf8
 from vigilo.alerts.message import AlertMessage
 from vigilo.alerts.outcome import DeliveryResult, Outcome
+from vigilo.i18n import message as i18n_message
 
 log = logging.getLogger("vigilo.alerts")
 
 TOKEN_ERRORS = frozenset({40001, 40014, 42001, 41001})
 TEXT_LIMIT = 2048  # bytes, text and markdown
+TEXTCARD_TITLE_LIMIT = 128  # bytes
+TEXTCARD_LIMIT = 512  # bytes of description
 _FROM_IP = re.compile(r"from ip:\s*([0-9a-fA-F.:]+)")
 
 
@@ -247,26 +250,17 @@ class WeComAppChannel(Channel):
         # The duplicate check compares whole request bodies; a per-alert reference keeps two
         # different alerts with the same wording from being merged into one.
         ref = f"\n\nref: {message.idempotency_key}" if "enable_duplicate_check" in body else ""
-        if fmt == "markdown":
-            prefix = "**紧急** " if message.severity == "urgent" else ""
-            text = f"### {prefix}{message.title}\n{message.body}"
-            if message.image_url:
-                text += f"\n[snapshot]({message.image_url})"
-            body["markdown"] = {"content": truncate_utf8(text, TEXT_LIMIT - len(ref.encode())) + ref}
-        elif fmt == "textcard":
-            level = "highlight" if message.severity == "urgent" else "normal"
-            description = f'<div class="{level}">{message.body}</div>'
+        rendered = self.render(message, fmt)
+        if fmt == "textcard":
+            button = rendered.extras.get("button") or i18n_message("alerts_card_button", self.templates.locale)
             body["textcard"] = {
-                "title": truncate_utf8(message.title, 128),
-                "description": truncate_utf8(description + ref, 512),
+                "title": truncate_utf8(rendered.title, TEXTCARD_TITLE_LIMIT),
+                "description": truncate_utf8(rendered.text, TEXTCARD_LIMIT - len(ref.encode())) + ref,
                 "url": self.card_url or message.image_url,
-                "btntxt": "详情",
+                "btntxt": button[:4],
             }
         else:
-            text = message.plain_text()
-            if message.image_url:
-                text += f"\n{message.image_url}"
-            body["text"] = {"content": truncate_utf8(text, TEXT_LIMIT - len(ref.encode())) + ref}
+            body[fmt] = {"content": truncate_utf8(rendered.text, TEXT_LIMIT - len(ref.encode())) + ref}
         return body
 
     @staticmethod

@@ -106,17 +106,12 @@ class WeComBotChannel(Channel):
         if message.at_all:
             users = [*users, "@all"]
         if self.format == "text" or mobiles or users:
-            text = message.plain_text()
-            if message.image_url:
-                text += f"\n{message.image_url}"
+            text = self.render(message, "text").text
             content: dict[str, Any] = {"content": truncate_utf8(text, TEXT_LIMIT)}
             if users:
                 content["mentioned_list"] = users
             if mobiles:
                 content["mentioned_mobile_list"] = mobiles
             return {"msgtype": "text", "text": content}
-        color = "warning" if message.severity == "urgent" else "info"
-        text = f'### <font color="{color}">{message.title}</font>\n{message.body}'
-        if message.image_url:
-            text += f"\n[snapshot]({message.image_url})"
+        text = self.render(message, "markdown").text
         return {"msgtype": "markdown", "markdown": {"content": truncate_utf8(text, MARKDOWN_LIMIT)}}
