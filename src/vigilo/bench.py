@@ -178,6 +178,9 @@ def main() -> None:
         fps, p50, p99, cpu = measure(run)
         print(f"| {name} | {size} | {fps:.1f} | {p50:.1f} | {p99:.1f} | {cpu:.1f} |", flush=True)
     print(f"\nload average while measuring: {os.getloadavg()[0]:.2f} (1 min)")
+    from vigilo.alerts import bench as alerts_bench  # alert pipeline rows, with its own loopback robot
+
+    print("\n" + "\n".join(alerts_bench.run()), flush=True)
 
 
 STREAM_FPS = 5.0

@@ -164,6 +164,7 @@ class AlertPolicy:
         self.channel_names = list(channel_names)
         self._clock = clock
         self.silences = [Silence.from_config(s) for s in config.silences]
+        self.runtime_silences: list[Silence] = []  # added in this process; survive reloads of the others
         self.tz: tzinfo | None = ZoneInfo(config.timezone) if config.timezone else None
         self.schedules = {
             name: [WeeklyWindow.from_config(w) for w in windows] for name, windows in config.schedules.items()
@@ -173,7 +174,8 @@ class AlertPolicy:
         self.quiet_windows += [w for name in quiet.schedules for w in self.schedules[name]]
 
     def add_silence(self, silence: Silence) -> None:
-        """Runtime silence (kept in memory only; configured ones survive restarts)."""
+        """Runtime silence, in memory only (persisted ones go through `SilenceStore`)."""
+        self.runtime_silences.append(silence)
         self.silences.append(silence)
 
     def severity(self, alert: Alert) -> Severity:

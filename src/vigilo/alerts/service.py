@@ -27,6 +27,7 @@ from vigilo.alerts.policy import Alert, AlertPolicy, PolicyDecision
 from vigilo.alerts.ratelimit import RateLimiter, build_rate_limiter
 from vigilo.alerts.report import Period, build_report, last_slot, report_message, slot_key
 from vigilo.alerts.retry import decide, describe
+from vigilo.alerts.silences import SilenceStore
 from vigilo.config.alert_policy import DeliveryConfig
 from vigilo.config.model import NotificationConfig, Settings
 from vigilo.i18n import Locale, message
@@ -73,6 +74,8 @@ class AlertService:
         self.limiter = limiter
         self.locale = locale
         self.policy = AlertPolicy(config.policy, notification, self.channels, clock)
+        self.silences = SilenceStore(outbox.engine, clock)  # persisted silences (API, CLI)
+        self.silences.load_into(self.policy)
         self._clock = clock
         self._rng = rng or random.Random()
         self._task: asyncio.Task[None] | None = None
@@ -135,6 +138,7 @@ class AlertService:
         """
         if alert.occurred_at is None:
             alert.occurred_at = self._clock()
+        self.silences.refresh(self.policy)
         decision = self.policy.evaluate(alert)
         if decision.dropped:
             ledger.DROPPED.labels(reason=decision.drop_kind or "other").inc()
@@ -385,7 +389,7 @@ class AlertService:
     def stats(self, since: float | None = None) -> list[ledger.ChannelStats]:
         return ledger.channel_stats(self.outbox, since)
 
-    async def send_test(self, name: str) -> DeliveryResult:
+    async def send_test(self, name: str, snapshot: bytes | None = None) -> DeliveryResult:
         """Sends a test message straight through one channel (no outbox, no policy), within the
         destination's rate limit: a test must not get a robot blocked."""
         channel = self.channels[name]
@@ -398,6 +402,7 @@ class AlertService:
             title=message("alerts_test_title", self.locale),
             body=message("alerts_test_body", self.locale, channel=name, time=stamp),
             labels={"kind": "test"},
+            snapshot=snapshot,
             idempotency_key=f"test-{name}-{int(self._clock() * 1000)}",
         )
         return await self._send(channel, msg)

@@ -10,6 +10,7 @@ from typing import Any
 
 import typer
 
+from vigilo.cli.alerts_silence import app as silence_app
 from vigilo.cli.common import EXIT_PROBLEMS, ConfigOption, fail, settings_or_exit
 
 app = typer.Typer(
@@ -17,6 +18,7 @@ app = typer.Typer(
 )
 
 _STATES = ("pending", "in_flight", "sent", "dead", "suppressed")
+app.add_typer(silence_app, name="silence")
 
 
 def _service(config: Path | None, with_channels: bool = False) -> Any:

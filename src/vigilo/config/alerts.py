@@ -156,6 +156,11 @@ class AlertsConfig(_Section):
         None, description="Folder of Jinja2 templates overriding the shipped ones (docs/alerts.md, Templates)."
     )
     reports: list[ReportConfig] = Field(default_factory=list, description="Daily/weekly reports (alerts-delivery.md).")
+    api_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="Keys for POST /api/v1/alerts and the silences API (Bearer or X-API-Key); empty: refused.",
+    )
+    max_snapshot_mb: float = Field(2.0, gt=0, le=20, description="Largest snapshot accepted by POST /api/v1/alerts.")
 
     @model_validator(mode="after")
     def _templates_render(self) -> AlertsConfig:
