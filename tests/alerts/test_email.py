@@ -138,7 +138,7 @@ async def test_starttls_with_a_trusted_private_ca(cert: tuple[Path, Path]) -> No
 
 
 async def test_connection_refused_is_retry() -> None:
-    from tests.fakes.smtp import _free_port
+    from tests.conftest import free_port
 
-    result = await channel(_free_port()).send(alert())
+    result = await channel(free_port()).send(alert())
     assert result.outcome is Outcome.RETRY and "SMTP connection failed" in result.reason

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.server import FakeClock, Injected, Injections, RateWindow, ServerThread, client_ip, read_json
+from tests.fakes.server import FakeClock, Injected, Injections, LoopbackFake, RateWindow, client_ip, read_json
 
 TOKEN = "fake-dingtalk-token-0123456789abcdef0123456789abcdef"
 SECRET = "SECfake0000000000000000000000000000000000000000000000000000000000"
@@ -50,7 +50,7 @@ def visible_text(body: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-class FakeDingTalk:
+class FakeDingTalk(LoopbackFake):
     """Knobs: robots (token -> Robot), rate_limit (20), block_seconds (600), throttle_code
     (410100 or 130101), honour_msg_uuid."""
 
@@ -59,7 +59,6 @@ class FakeDingTalk:
         self.inject_queue = Injections()
         self.reset()
         self.app = Starlette(routes=[Route("/robot/send", self.send, methods=["GET", "POST"])])
-        self._thread: ServerThread | None = None
 
     def reset(self) -> None:
         self.robots: dict[str, Robot] = {TOKEN: Robot(secret=SECRET)}
@@ -73,19 +72,6 @@ class FakeDingTalk:
         self._uuids: set[str] = set()
         if hasattr(self, "inject_queue"):
             self.inject_queue.clear()
-
-    def start(self) -> FakeDingTalk:
-        self._thread = ServerThread(self.app).start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._thread.stop()
-
-    @property
-    def url(self) -> str:
-        assert self._thread is not None
-        return self._thread.url
 
     def inject(self, status: int = 200, body: Any = None, headers: dict[str, str] | None = None) -> None:
         self.inject_queue.add("send", Injected(status, body, headers or {}))

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.server import FakeClock, Injected, Injections, RateWindow, ServerThread, client_ip, read_json
+from tests.fakes.server import FakeClock, Injected, Injections, LoopbackFake, RateWindow, client_ip, read_json
 
 TOKEN = "fake-feishu-hook-0000-0000-000000000001"
 SECRET = "fakeFeishuSecret0123456789"
@@ -38,7 +38,7 @@ def _visible_text(node: Any, key: str = "") -> str:
     return str(node) if isinstance(node, str) and key in ("text", "title", "content") else ""
 
 
-class FakeFeishu:
+class FakeFeishu(LoopbackFake):
     """Knobs: bots (token -> Bot), legacy_success (answer only StatusCode), rate_limit_status (HTTP
     status sent with 11232; 200 by default)."""
 
@@ -47,7 +47,6 @@ class FakeFeishu:
         self.inject_queue = Injections()
         self.reset()
         self.app = Starlette(routes=[Route("/open-apis/bot/v2/hook/{token}", self.hook, methods=["POST"])])
-        self._thread: ServerThread | None = None
 
     def reset(self) -> None:
         self.bots: dict[str, Bot] = {TOKEN: Bot(secret=SECRET)}
@@ -57,19 +56,6 @@ class FakeFeishu:
         self.delivered: list[dict[str, Any]] = []
         if hasattr(self, "inject_queue"):
             self.inject_queue.clear()
-
-    def start(self) -> FakeFeishu:
-        self._thread = ServerThread(self.app).start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._thread.stop()
-
-    @property
-    def url(self) -> str:
-        assert self._thread is not None
-        return self._thread.url
 
     def inject(self, status: int = 200, body: Any = None, headers: dict[str, str] | None = None) -> None:
         self.inject_queue.add("hook", Injected(status, body, headers or {}))

@@ -8,7 +8,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import uvicorn
 from starlette.requests import Request
@@ -100,6 +100,26 @@ class ServerThread:
         self._server.should_exit = True
         self._thread.join(5)
         self._sock.close()
+
+
+class LoopbackFake:
+    """A fake platform served on a free loopback port; subclasses build `self.app` in `__init__`."""
+
+    app: ASGIApp
+    _thread: ServerThread | None = None
+
+    def start(self) -> Self:
+        self._thread = ServerThread(self.app).start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._thread.stop()
+
+    @property
+    def url(self) -> str:
+        assert self._thread is not None, "start() the fake first"
+        return self._thread.url
 
 
 class RateWindow:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import ssl
 from dataclasses import dataclass
 from email import message_from_bytes, policy
@@ -11,6 +10,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from tests.conftest import free_port
 
 USERNAME = "vigilo@example.cn"
 PASSWORD = "fake-smtp-password-0123"
@@ -44,12 +45,6 @@ class _Handler:
         return "250 Message accepted"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class FakeSmtp:
     """`refuse` maps a recipient to the SMTP reply for RCPT TO (e.g. "550 no such user")."""
 
@@ -57,7 +52,7 @@ class FakeSmtp:
         self.mails: list[Mail] = []
         self.refuse: dict[str, str] = {}
         self.logins: list[str] = []
-        self.port = _free_port()
+        self.port = free_port()
         kwargs: dict[str, Any] = {
             "hostname": "127.0.0.1",
             "port": self.port,

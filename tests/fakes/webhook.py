@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.server import FakeClock, Injected, Injections, ServerThread, read_json
+from tests.fakes.server import FakeClock, Injected, Injections, LoopbackFake, read_json
 
 SECRET = "fake-webhook-secret-0123456789"
 
@@ -25,7 +25,7 @@ class Received:
     body: Any
 
 
-class FakeWebhookReceiver:
+class FakeWebhookReceiver(LoopbackFake):
     """Knobs: secret (None = no check), tolerance_s (300)."""
 
     def __init__(self, clock: FakeClock | None = None) -> None:
@@ -33,7 +33,6 @@ class FakeWebhookReceiver:
         self.inject_queue = Injections()
         self.reset()
         self.app = Starlette(routes=[Route("/{path:path}", self.receive, methods=["POST"])])
-        self._thread: ServerThread | None = None
 
     def reset(self) -> None:
         self.secret: str | None = SECRET
@@ -42,19 +41,6 @@ class FakeWebhookReceiver:
         self.rejected: list[Received] = []
         if hasattr(self, "inject_queue"):
             self.inject_queue.clear()
-
-    def start(self) -> FakeWebhookReceiver:
-        self._thread = ServerThread(self.app).start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._thread.stop()
-
-    @property
-    def url(self) -> str:
-        assert self._thread is not None
-        return self._thread.url
 
     def inject(self, status: int = 200, body: Any = None, headers: dict[str, str] | None = None) -> None:
         self.inject_queue.add("any", Injected(status, body, headers or {}))

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.server import FakeClock, Injected, Injections, RateWindow, ServerThread, client_ip, read_json
+from tests.fakes.server import FakeClock, Injected, Injections, LoopbackFake, RateWindow, client_ip, read_json
 
 CORP_ID = "ww-fake-corp-0001"
 APP_SECRET = "fake-app-secret-0123456789abcdef"
@@ -50,7 +50,7 @@ class Delivery:
     recipients: list[str]
 
 
-class FakeWeComApp:
+class FakeWeComApp(LoopbackFake):
     """Knobs (set on the instance): token_ttl, same_token_within_validity, allowed_ips,
     known_users, over_length ("reject" -> 45002, or "truncate"), api_limit_per_min, member_limit_per_min,
     gettoken_limit_per_min, duplicate_answer (errcode for a suppressed duplicate, default 0)."""
@@ -67,7 +67,6 @@ class FakeWeComApp:
                 Route("/cgi-bin/media/upload", self.media_upload, methods=["POST"]),
             ]
         )
-        self._thread: ServerThread | None = None
 
     def reset(self) -> None:
         self.corp_id = CORP_ID
@@ -99,19 +98,6 @@ class FakeWeComApp:
             self.inject_queue.clear()
 
     # -- control -------------------------------------------------------------------------
-
-    def start(self) -> FakeWeComApp:
-        self._thread = ServerThread(self.app).start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._thread.stop()
-
-    @property
-    def url(self) -> str:
-        assert self._thread is not None
-        return self._thread.url
 
     def inject(self, path: str, status: int = 200, body: Any = None, headers: dict[str, str] | None = None) -> None:
         self.inject_queue.add(path, Injected(status, body, headers or {}))
@@ -286,7 +272,7 @@ class FakeWeComApp:
         return _err(0, "", type=kind, media_id=media_id, created_at=str(int(self.clock())))
 
 
-class FakeWeComBot:
+class FakeWeComBot(LoopbackFake):
     """Group robot: `webhook/send?key=`. Knobs: keys, rate_limit (20/min), window ("sliding"/"fixed"),
     md5_mismatch_code, max_image_bytes (2 MB)."""
 
@@ -295,7 +281,6 @@ class FakeWeComBot:
         self.inject_queue = Injections()
         self.reset()
         self.app = Starlette(routes=[Route("/cgi-bin/webhook/send", self.send, methods=["POST"])])
-        self._thread: ServerThread | None = None
 
     def reset(self) -> None:
         self.keys = {BOT_KEY}
@@ -308,19 +293,6 @@ class FakeWeComBot:
         self._windows: dict[str, RateWindow] = {}
         if hasattr(self, "inject_queue"):
             self.inject_queue.clear()
-
-    def start(self) -> FakeWeComBot:
-        self._thread = ServerThread(self.app).start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._thread.stop()
-
-    @property
-    def url(self) -> str:
-        assert self._thread is not None
-        return self._thread.url
 
     def inject(self, status: int = 200, body: Any = None, headers: dict[str, str] | None = None) -> None:
         self.inject_queue.add("send", Injected(status, body, headers or {}))

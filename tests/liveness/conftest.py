@@ -1,5 +1,5 @@
 """Fixtures shared by the liveness session tests (defined in session_fixtures.py)."""
 
-from tests.liveness.session_fixtures import analyzer, clock, redis_url
+from tests.liveness.session_fixtures import analyzer, clock
 
-__all__ = ["analyzer", "clock", "redis_url"]
+__all__ = ["analyzer", "clock"]

@@ -7,7 +7,6 @@ The browser is Debian's /usr/bin/chromium driven by Playwright (never `playwrigh
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ import numpy as np
 import pytest
 import uvicorn
 
-from tests.conftest import REPO, shared_path
+from tests.conftest import REPO, free_port, shared_path
 from vigilo.api.app import create_app
 from vigilo.config import Settings
 from vigilo.services import Services
@@ -32,12 +31,6 @@ CHROMIUM = Path("/usr/bin/chromium")
 API_KEY = "web-e2e-business-key-0123456789"
 RESULT_SECRET = "web-e2e-result-secret-0123456789-abcdefghijkl"
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # ---- camera files ------------------------------------------------------------------------------
