@@ -26,25 +26,17 @@ from tests.conftest import REPO, free_port, shared_path
 from vigilo.api.app import create_app
 from vigilo.config import Settings
 from vigilo.services import Services
+from vigilo.tools.face_animation import write_y4m
 
 CHROMIUM = Path("/usr/bin/chromium")
 API_KEY = "web-e2e-business-key-0123456789"
 RESULT_SECRET = "web-e2e-result-secret-0123456789-abcdefghijkl"
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 
+__all__ = ["write_y4m"]  # the camera-file writer lives in the face-animation tool
+
 
 # ---- camera files ------------------------------------------------------------------------------
-
-
-def write_y4m(path: Path, frames: list[np.ndarray], fps: int = 30) -> Path:
-    """YUV4MPEG2 (4:2:0) for Chromium's --use-file-for-fake-video-capture, which loops it."""
-    height, width = frames[0].shape[:2]
-    with path.open("wb") as out:
-        out.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1\n".encode())
-        for frame in frames:
-            out.write(b"FRAME\n")
-            out.write(cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes())
-    return path
 
 
 def fit(frame: np.ndarray, width: int, height: int) -> np.ndarray:
