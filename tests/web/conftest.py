@@ -67,6 +67,18 @@ def blink_clip(subject: str = "1") -> list[np.ndarray]:
     return frames
 
 
+def replayed_with_fresh_noise(frames: list[np.ndarray], passes: int, seed: int = 9) -> list[np.ndarray]:
+    """The clip `passes` times over, each pass with its own faint sensor noise, as a camera filming the same
+    scene again would give. Chromium loops the y4m file: a loop that repeats frames byte for byte is a replay,
+    which the server rightly refuses (and the page then reports a static picture)."""
+    rng = np.random.default_rng(seed)
+    return [
+        np.clip(frame + rng.normal(0, 2, frame.shape), 0, 255).astype(np.uint8)
+        for _ in range(passes)
+        for frame in frames
+    ]
+
+
 def head_turn_clip() -> list[np.ndarray]:
     """The head-pose preview GIF (480x270): a woman facing the camera, then turning to her own left, and back.
 
