@@ -40,6 +40,10 @@ MESSAGES: dict[str, dict[Locale, str]] = {
     "event_snapshot_missing": {"zh-CN": "事件 {id} 没有快照", "en": "Event {id} has no snapshot"},
     "event_link_invalid": {"zh-CN": "快照链接无效或已过期", "en": "The snapshot link is invalid or has expired"},
     "events_unavailable": {"zh-CN": "事件服务不可用：{reason}", "en": "Events unavailable: {reason}"},
+    "management_local_only": {
+        "zh-CN": "未配置管理 API 密钥（server.api_keys），仅允许本机访问",
+        "en": "No management API keys are configured (server.api_keys): only local requests are allowed",
+    },
     "alerts_digest_title": {"zh-CN": "【告警汇总】共 {count} 条", "en": "[Alert digest] {count} alerts"},
     "alerts_digest_more": {"zh-CN": "……另有 {count} 条未列出", "en": "…and {count} more"},
     "alerts_at_all": {"zh-CN": "所有人", "en": "everyone"},
@@ -66,6 +70,18 @@ MESSAGES: dict[str, dict[Locale, str]] = {
     # Liveness: errors.
     "liveness_session_not_found": {"zh-CN": "活体检测会话不存在", "en": "No such liveness session"},
     "liveness_bad_nonce": {"zh-CN": "会话凭证（nonce）无效", "en": "Invalid session nonce"},
+    "liveness_audit_off": {
+        "zh-CN": "未开启活体帧审计存储（liveness.audit.enabled）",
+        "en": "Audit storage of liveness frames is off (liveness.audit.enabled)",
+    },
+    "liveness_audit_frame_not_found": {
+        "zh-CN": "审计存储中没有第 {seq} 帧（可能已过期或已删除）",
+        "en": "No audited frame {seq} (expired or deleted?)",
+    },
+    "liveness_audit_unreadable": {
+        "zh-CN": "第 {seq} 帧无法用当前配置的密钥解密（密钥已更换或文件损坏）",
+        "en": "Frame {seq} cannot be decrypted with the configured keys (key changed or file damaged)",
+    },
     "liveness_session_expired": {"zh-CN": "活体检测会话已过期", "en": "The liveness session has expired"},
     "liveness_session_closed": {
         "zh-CN": "活体检测会话已结束（{state}）",

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 ActionName = Literal["turn_left", "turn_right", "blink", "open_mouth", "smile", "nod"]
 _DEFAULT_POOL: tuple[ActionName, ...] = ("turn_left", "turn_right", "blink", "open_mouth", "smile")
@@ -86,6 +87,37 @@ class SeedCompatConfig(_Section):
     actions: int = Field(3, ge=1, le=5, description="Actions per seed-compatible session.")
 
 
+class AuditConfig(_Section):
+    """Audit storage of liveness frames: off by default (frames never touch the disk). When on, every
+    accepted frame is kept encrypted (Fernet: AES-128-CBC + HMAC-SHA256) for `ttl_hours`, readable and
+    deletable by the business backend through the API."""
+
+    enabled: bool = Field(False, description="Keep accepted frames, encrypted, for review of disputed results.")
+    ttl_hours: int = Field(72, ge=1, le=24 * 365, description="Stored frames are deleted this long after a session.")
+    keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="Fernet keys (urlsafe base64 of 32 bytes). The first encrypts, all decrypt (rotation). "
+        "Empty: one is generated in <data_dir>/liveness-audit.key (0600).",
+    )
+    dir: str | None = Field(None, description="Where the encrypted frames go. Empty: <data_dir>/liveness-audit.")
+
+    @field_validator("keys")
+    @classmethod
+    def _fernet_keys(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        for index, key in enumerate(keys):
+            try:
+                raw = base64.urlsafe_b64decode(key.get_secret_value().encode("ascii"))
+            except (ValueError, UnicodeEncodeError):
+                raw = b""
+            if len(raw) != 32:
+                # The key itself is never echoed: config errors end up in logs.
+                raise ValueError(
+                    f"keys[{index}] is not a Fernet key (urlsafe base64 of 32 bytes; make one with "
+                    "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`)"
+                )
+        return keys
+
+
 class LivenessConfig(_Section):
     api_keys: list[SecretStr] = Field(
         default_factory=list, description="Business API keys for creating sessions and reading results."
@@ -128,6 +160,7 @@ class LivenessConfig(_Section):
     )
     thresholds: LivenessThresholds = Field(default_factory=LivenessThresholds)
     seed_compat: SeedCompatConfig = Field(default_factory=SeedCompatConfig)
+    audit: AuditConfig = Field(default_factory=AuditConfig)
 
     @model_validator(mode="after")
     def _windows(self) -> LivenessConfig:

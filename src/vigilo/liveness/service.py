@@ -26,6 +26,7 @@ from vigilo.config.liveness import LivenessConfig
 from vigilo.i18n import Locale, message
 from vigilo.liveness import decision
 from vigilo.liveness.actions import Action, parse_actions, prompt, random_challenge, random_windows
+from vigilo.liveness.audit import FrameAudit
 from vigilo.liveness.frames import exact_hash, mean_abs_diff, thumbnail
 from vigilo.liveness.session import (
     FINAL_STATES,
@@ -70,11 +71,13 @@ class LivenessService:
         *,
         data_dir: Path,
         clock: Callable[[], float] = time.time,
+        audit: FrameAudit | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.analyzer = analyzer
         self.clock = clock
+        self.audit = audit
         configured = config.result_secret.get_secret_value() if config.result_secret else None
         self._secret = load_or_create_secret(configured, data_dir)
 
@@ -176,6 +179,7 @@ class LivenessService:
         if saved is None:
             raise ApiError(404, "liveness_session_not_found")
         self._remember(frame, now)
+        self._keep_for_audit(session_id, frame, data)
         self._after_finish(session_id, saved, now)
         return self._view(saved, completed)
 
@@ -196,6 +200,36 @@ class LivenessService:
         if saved is None:
             raise ApiError(404, "liveness_session_not_found")
         return sign_result(self._claims(saved), self._secret, self.clock(), self.config.result_ttl_s)
+
+    # ---- audit storage (trusted callers only) ------------------------------------------------------
+    def audit_frames(self, session_id: str) -> dict[str, Any]:
+        audit = self._audit()
+        frames = audit.frames(session_id)
+        return {
+            "session_id": session_id,
+            "frames": [f.to_json() for f in frames],
+            "expires_at": audit.expires_at(session_id) if frames else None,
+        }
+
+    def audit_frame(self, session_id: str, seq: int) -> bytes:
+        return self._audit().read(session_id, seq)
+
+    def delete_audit(self, session_id: str) -> int:
+        return self._audit().delete(session_id)
+
+    def _audit(self) -> FrameAudit:
+        if self.audit is None:
+            raise ApiError(404, "liveness_audit_off")
+        return self.audit
+
+    def _keep_for_audit(self, session_id: str, frame: _Frame, data: bytes) -> None:
+        if self.audit is None:
+            return
+        try:
+            self.audit.save(session_id, frame.seq, frame.captured_at, data)
+        except OSError as exc:
+            # The user's check goes on; the operator learns from the log that the audit trail has a gap.
+            log.error("audit: frame %s of a session could not be stored: %s", frame.seq, exc.strerror)
 
     # ---- seed compatibility -------------------------------------------------------------------
     def seed_session(self, user: str, *, locale: Locale = "zh-CN", ip: str | None = None, fresh: bool = False) -> str:
@@ -443,4 +477,5 @@ def build_liveness_service(config: LivenessConfig, redis_url: str | None, data_d
     from vigilo.liveness.store import build_store
 
     analyzer = FaceAnalyzer(pool_size=config.analyzer_pool, max_faces=2)
-    return LivenessService(config, build_store(redis_url), analyzer, data_dir=data_dir)
+    audit = FrameAudit(config.audit, data_dir) if config.audit.enabled else None
+    return LivenessService(config, build_store(redis_url), analyzer, data_dir=data_dir, audit=audit)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,24 +19,30 @@ AUDIENCE = "vigilo-liveness"
 KEY_FILE = "liveness-result.key"
 
 
-def load_or_create_secret(configured: str | None, data_dir: Path) -> str:
-    """The configured secret, else one kept in `<data_dir>/liveness-result.key` (created 0600 on first use)."""
+def load_or_create_secret(
+    configured: str | None,
+    data_dir: Path,
+    *,
+    file_name: str = KEY_FILE,
+    generate: Callable[[], str] = lambda: secrets.token_urlsafe(48),
+) -> str:
+    """The configured secret, else one kept in `<data_dir>/<file_name>` (created 0600 on first use)."""
     if configured:
         return configured
-    path = data_dir / KEY_FILE
+    path = data_dir / file_name
     try:
         return path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         pass
     data_dir.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_urlsafe(48)
+    secret = generate()
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # another process won the race: use its key
         return path.read_text(encoding="utf-8").strip()
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(secret)
-    log.info("generated a liveness result key at %s", path)
+    log.info("generated a key at %s", path)
     return secret
 
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 import anyio
 import jwt
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field, ValidationError
 
 from vigilo.api.errors import ApiError, request_locale
@@ -220,6 +220,44 @@ async def session_result(session_id: str, request: Request) -> dict[str, Any]:
     service = _service(request)
     token = await anyio.to_thread.run_sync(lambda: service.result(session_id))
     return {"token": token, "token_type": "JWT", "alg": "HS256"}
+
+
+@v1.get("/sessions/{session_id}/audit")
+async def audit_frames(session_id: str, request: Request) -> dict[str, Any]:
+    """The session's audited frames (seq, capture time), when audit storage is on. Business API key."""
+    require_api_key(request)
+    service = _service(request)
+    return await anyio.to_thread.run_sync(lambda: service.audit_frames(session_id))
+
+
+@v1.get(
+    "/sessions/{session_id}/audit/{seq}",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}}},
+)
+async def audit_frame(session_id: str, seq: int, request: Request) -> Response:
+    """One audited frame, decrypted, exactly as the client sent it. Business API key."""
+    require_api_key(request)
+    service = _service(request)
+    data = await anyio.to_thread.run_sync(lambda: service.audit_frame(session_id, seq))
+    return Response(data, media_type=_image_type(data), headers={"Cache-Control": "no-store"})
+
+
+@v1.delete("/sessions/{session_id}/audit")
+async def delete_audit(session_id: str, request: Request) -> dict[str, Any]:
+    """Deletes the session's audited frames now (e.g. on the user's request). Business API key."""
+    require_api_key(request)
+    service = _service(request)
+    deleted = await anyio.to_thread.run_sync(lambda: service.delete_audit(session_id))
+    return {"session_id": session_id, "deleted": deleted}
+
+
+def _image_type(data: bytes) -> str:
+    if data.startswith(b"\x89PNG"):
+        return "image/png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return "image/jpeg"
 
 
 # ---- seed-compatible ---------------------------------------------------------------------------
