@@ -181,6 +181,9 @@ def main() -> None:
     from vigilo.alerts import bench as alerts_bench  # alert pipeline rows, with its own loopback robot
 
     print("\n" + "\n".join(alerts_bench.run()), flush=True)
+    from vigilo.liveness import bench as liveness_bench  # the /frames path beside the seed's flow
+
+    print("\n" + "\n".join(liveness_bench.run()), flush=True)
 
 
 STREAM_FPS = 5.0
