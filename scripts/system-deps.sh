@@ -12,6 +12,11 @@ command -v openssl >/dev/null 2>&1 || need+=("openssl")
 # font so that its screenshots show the zh-CN text.
 command -v chromium >/dev/null 2>&1 || need+=("chromium")
 { command -v fc-list >/dev/null 2>&1 && [ -n "$(fc-list :lang=zh 2>/dev/null)" ]; } || need+=("fonts-wqy-microhei")
+# tests/watch: a real RTSP camera (ffmpeg publishes a clip to RTSP::Server, a relay with no system service).
+command -v ffmpeg >/dev/null 2>&1 || need+=("ffmpeg")
+perl -MRTSP::Server -e1 >/dev/null 2>&1 || need+=("librtsp-server-perl")
+# miniprogram/: the WeChat mini-program's unit tests (jest + miniprogram-simulate) run in Node.
+{ command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; } || need+=("nodejs" "npm")
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing Debian packages: ${need[*]}"

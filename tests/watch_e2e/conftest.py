@@ -3,6 +3,7 @@ robot and a fake WeCom group robot as its channels; a scene switch picks what th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -26,6 +27,8 @@ from vigilo.config import load_settings
 from vigilo.vision.imageio import encode_jpeg
 
 CAMERA = "room-101"
+API_KEY = "mgmt-key-e2e"  # server.api_keys: the management API key
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
 ZONE = "desks"  # holds the phone's centre (0.54, 0.62)
 
 
@@ -63,7 +66,8 @@ class SseCollector:
                 raise
 
     def _read(self) -> None:
-        with httpx.Client(timeout=httpx.Timeout(5.0, read=None)) as client, client.stream("GET", self.url) as reply:
+        timeout = httpx.Timeout(5.0, read=None)
+        with httpx.Client(timeout=timeout, headers=AUTH) as client, client.stream("GET", self.url) as reply:
             self.content_type = reply.headers.get("content-type", "")
             kind = ""
             for line in reply.iter_lines():
@@ -107,7 +111,7 @@ def wait_for(check: Callable[[], object], seconds: float, what: str) -> None:
 
 def _config(tmp: Path, public_url: str, camera_url: str, ding: str, bot: str) -> Path:
     config = {
-        "server": {"public_url": public_url},
+        "server": {"public_url": public_url, "api_keys": [API_KEY]},
         "storage": {"data_dir": str(tmp / "var")},
         "detector": {"threads": 1},
         "alerts": {
@@ -153,7 +157,7 @@ def running(frames: Frames, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     wait_for(lambda: server.started, 30, "the app to start")
-    client = httpx.Client(base_url=url, timeout=10)
+    client = httpx.Client(base_url=url, timeout=10, headers=AUTH)
     sse = SseCollector(url + "/api/v1/events/stream").start()
     try:
         wait_for(lambda: _state(client) == "online", 30, "the camera to be online")
@@ -167,6 +171,25 @@ def running(frames: Frames, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         camera.stop()
         dingtalk.stop()
         wecom.stop()
+
+
+@contextlib.contextmanager
+def served(app: Any) -> Iterator[str]:
+    """`app` under real uvicorn on a loopback port, for the duration of the block; yields its base URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=2)
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: server.started, 30, "the app to start")
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(15)
+        sock.close()
 
 
 def _state(client: httpx.Client) -> str:

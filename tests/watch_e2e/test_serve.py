@@ -14,9 +14,10 @@ import time
 from typing import Any
 
 import cv2
+import httpx
 import numpy as np
 
-from tests.watch_e2e.conftest import CAMERA, ZONE, Running, wait_for
+from tests.watch_e2e.conftest import API_KEY, AUTH, CAMERA, ZONE, Running, wait_for
 
 # Message wording may come from the alert templates: "started" messages are told apart by the idempotency
 # key on DingTalk (msgUuid) and by "发现" (found) on the WeCom robot; the other kinds keep our titles.
@@ -84,6 +85,7 @@ def test_one_message_per_episode_per_channel_with_the_snapshot(running: Running)
         raw = base64.b64decode(image["base64"])
         assert hashlib.md5(raw).hexdigest() == image["md5"] and is_jpeg_of_frame(raw)
         assert raw == running.client.get(event["snapshot_url"]).content
+        assert httpx.get(running.url + event["snapshot_url"]).status_code == 401  # unsigned: the key is needed
 
     # DingTalk: the Markdown image links Vigilo's signed snapshot URL, which returns that JPEG
     links = IMAGE_LINK.findall("\n".join(ding))
@@ -91,13 +93,14 @@ def test_one_message_per_episode_per_channel_with_the_snapshot(running: Running)
     assert len(links) == 2 and all(link.startswith(running.url) for link in links)
     for link, event in zip(links, started, strict=True):
         assert f"/api/v1/events/{event['id']}/snapshot.jpg?exp=" in link and "&sig=" in link
-        reply = running.client.get(link)
+        reply = httpx.get(link)  # no API key: the signature is enough
         assert reply.status_code == 200 and reply.headers["content-type"] == "image/jpeg"
         assert is_jpeg_of_frame(reply.content)
-    forged = running.client.get(links[0].replace(f"/events/{started[0]['id']}/", f"/events/{started[1]['id']}/"))
+    forged = httpx.get(links[0].replace(f"/events/{started[0]['id']}/", f"/events/{started[1]['id']}/"))
     assert forged.status_code == 403 and forged.json()["code"] == "event_link_invalid"
     expired = re.sub(r"exp=\d+", "exp=1000", links[0])
-    assert running.client.get(expired).status_code == 403
+    assert httpx.get(expired).status_code == 403
+    assert httpx.get(expired, headers=AUTH).status_code == 403  # a key does not mend a broken link
     # the ended notes carry the duration, no image
     assert all("持续时间" in t and "![snapshot]" not in t for t in ding if ENDED in t)
 
@@ -152,6 +155,31 @@ def test_events_api_filters_and_snapshot(running: Running) -> None:
     assert 2.0 < cam["fps"] < 8.0 and cam["lag_ms"] is not None and cam["lag_ms"] < 1000
     last = dt.datetime.fromisoformat(cam["last_frame_at"])
     assert (dt.datetime.now(dt.UTC) - last).total_seconds() < 3
+
+
+def test_management_api_needs_the_key(running: Running) -> None:
+    event_id = running.client.get("/api/v1/events").json()["items"][0]["id"]
+    paths = ["/api/v1/cameras", f"/api/v1/cameras/{CAMERA}", "/api/v1/events", f"/api/v1/events/{event_id}"]
+    paths += ["/api/v1/events/stream", f"/api/v1/events/{event_id}/snapshot.jpg"]
+    refused: tuple[dict[str, str], ...] = (
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"X-API-Key": "wrong"},
+        {"Authorization": API_KEY},
+    )
+    for path in paths:
+        for headers in refused:
+            reply = httpx.get(running.url + path, headers=headers, timeout=5)
+            assert reply.status_code == 401, (path, headers, reply.text)
+            assert reply.json() == {"code": "unauthorized", "message": "缺少或无效的 API 密钥"}
+    for action in ("disable", "enable"):
+        assert httpx.post(f"{running.url}/api/v1/cameras/{CAMERA}/{action}").status_code == 401
+    assert running.client.get(f"/api/v1/cameras/{CAMERA}").json()["state"] == "online"  # untouched
+    english = httpx.get(running.url + "/api/v1/events", headers={"Accept-Language": "en"})
+    assert english.json()["message"] == "Missing or invalid API key"
+    for headers in (AUTH, {"X-API-Key": API_KEY}):
+        assert httpx.get(running.url + "/api/v1/cameras", headers=headers).status_code == 200
+        assert httpx.get(f"{running.url}/api/v1/events/{event_id}", headers=headers).json()["id"] == event_id
 
 
 def test_offline_and_online_reach_the_channels(running: Running) -> None:

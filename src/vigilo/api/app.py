@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from vigilo import __version__
+from vigilo.api.auth import warn_when_open
 from vigilo.api.errors import install_error_handlers
 from vigilo.api.limits import BodySizeLimit
 from vigilo.api.routers import alerts, cameras, detect, events, health, liveness_page
@@ -89,6 +90,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.services = services
     app.state.default_locale = settings.server.default_locale
+    warn_when_open(settings.server.api_keys, settings.server.host)
     install_error_handlers(app)
     if settings.server.cors_origins:
         app.add_middleware(

@@ -8,6 +8,7 @@ frame: (0, 0) is the top-left corner, (1, 1) the bottom-right one.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -298,3 +299,8 @@ class EventsConfig(_Section):
     cleanup_interval_seconds: float = Field(3600.0, gt=0, description="How often a watcher runs the cleanup.")
     snapshots: bool = True
     snapshot_quality: int = Field(85, ge=30, le=100)
+    snapshot_font: Path | None = Field(
+        None,
+        description="TrueType/OpenType font for snapshot text (camera and zone names); when empty the first "
+        "CJK font found (fonts-wqy-microhei, Noto CJK), else ASCII only.",
+    )

@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from vigilo.config.alerts import AlertsConfig
 from vigilo.config.cameras import CamerasConfig, EventsConfig
+from vigilo.config.dashboard import DashboardConfig
 from vigilo.config.liveness import LivenessConfig
 
 
@@ -32,6 +33,16 @@ class ServerConfig(Section):
         None,
         description="Base URL people reach this server at (https://vigilo.example.cn); alert messages link "
         "snapshots there (DingTalk, Feishu). No links when empty.",
+    )
+    api_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="Keys for the management API (cameras, events; Bearer or X-API-Key). Empty: it answers "
+        "loopback clients only (docs/stream-watch.md, Authentication).",
+    )
+    admin_password_hash: SecretStr | None = Field(
+        None,
+        description="Dashboard admin password as a hash from `vigilo dashboard hash-password` (never the "
+        "password itself). Empty: log in with a management API key (docs/dashboard.md).",
     )
 
 
@@ -147,6 +158,7 @@ class Settings(BaseSettings):
     liveness: LivenessConfig = Field(default_factory=LivenessConfig)
     cameras: CamerasConfig = Field(default_factory=CamerasConfig)
     events: EventsConfig = Field(default_factory=EventsConfig)
+    dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
 
     def secret_values(self) -> list[str]:
         """Every secret in the config, so logging can redact them."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import DateTime, Float, Integer, String, delete, func, select
+from sqlalchemy import Boolean, DateTime, Float, Integer, String, delete, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 from vigilo.db import make_engine
@@ -64,8 +64,30 @@ class CameraEventRow(_Base):
     down_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
+class CameraSwitchRow(_Base):
+    """A camera switched on or off through the API, so the choice survives a restart."""
+
+    __tablename__ = "camera_switches"
+
+    camera: Mapped[str] = mapped_column(String(128), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    configured: Mapped[bool] = mapped_column(Boolean)  # the YAML's `enabled` when the switch was made
+    changed_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+@dataclass(frozen=True)
+class CameraSwitch:
+    enabled: bool
+    configured: bool
+    changed_at: dt.datetime
+
+
 def _to_db(wall: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(wall, tz=dt.UTC).replace(tzinfo=None)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 def _from_db(value: dt.datetime | None) -> dt.datetime | None:
@@ -217,6 +239,22 @@ class EventStore:
             return
         row.snapshot = relative.as_posix()
         row.snapshot_bytes = len(jpeg)
+
+    def set_camera_switch(self, camera: str, enabled: bool, configured: bool) -> None:
+        """Stores an API enable/disable of `camera` (`configured`: the YAML's `enabled` at that moment)."""
+        with self._lock, self._sessions.begin() as session:
+            row = session.get(CameraSwitchRow, camera) or CameraSwitchRow(camera=camera)
+            row.enabled, row.configured, row.changed_at = enabled, configured, _to_db(time.time())
+            session.add(row)
+
+    def clear_camera_switch(self, camera: str) -> None:
+        with self._lock, self._sessions.begin() as session:
+            session.execute(delete(CameraSwitchRow).where(CameraSwitchRow.camera == camera))
+
+    def camera_switches(self) -> dict[str, CameraSwitch]:
+        with self._sessions() as session:
+            rows = session.scalars(select(CameraSwitchRow))
+            return {r.camera: CameraSwitch(r.enabled, r.configured, _from_db(r.changed_at) or _now()) for r in rows}
 
     # reading
 

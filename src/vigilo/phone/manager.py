@@ -1,8 +1,12 @@
 """`vigilo serve`'s cameras: one `CameraWatcher` thread per enabled camera, sharing one detector.
 
-`CameraManager` starts the configured cameras, enables and disables them at runtime (in memory: the
-YAML's `enabled` is what a restart starts from), reports their status, and fans every stored event
-out to the alert adapter and to live subscribers (`EventFeed`, what the SSE endpoint reads).
+`CameraManager` starts the configured cameras, enables and disables them at runtime, reports their
+status, and fans every stored event out to the alert adapter and to live subscribers (`EventFeed`, what
+the SSE endpoint reads).
+
+An enable/disable is stored in the event database (`camera_switches`) and wins over the YAML's `enabled`
+after a restart, until someone edits that `enabled` in the YAML: a stored switch made while the YAML said
+something else is dropped, so the last decision (API or YAML) is the one that holds.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any
 
 from vigilo.config.cameras import CameraConfig, EventsConfig
 from vigilo.phone.detector import PhoneDetector
-from vigilo.phone.events import CameraEvent, EventStore, PhoneEvent
+from vigilo.phone.events import CameraEvent, CameraSwitch, EventStore, PhoneEvent
 from vigilo.phone.watcher import CameraStatus, CameraWatcher
 
 log = logging.getLogger(__name__)
@@ -122,7 +126,11 @@ class CameraManager:
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
-        self._cameras = {name: _Camera(config, config.enabled) for name, config in self.cameras.items()}
+        switches = self.store.camera_switches()
+        self._cameras = {
+            name: _Camera(config, self._initially_enabled(config, switches.get(name)))
+            for name, config in self.cameras.items()
+        }
         self._running = False
 
     # lifecycle
@@ -152,6 +160,7 @@ class CameraManager:
     def enable(self, name: str) -> CameraState:
         with self._lock:
             camera = self._camera(name)
+            self.store.set_camera_switch(name, True, camera.config.enabled)
             camera.enabled = True
             if self._running and (camera.watcher is None or camera.watcher.status().finished):
                 self._start(camera)
@@ -160,6 +169,7 @@ class CameraManager:
     def disable(self, name: str) -> CameraState:
         with self._lock:
             camera = self._camera(name)
+            self.store.set_camera_switch(name, False, camera.config.enabled)
             camera.enabled = False
             watcher, camera.watcher = camera.watcher, None
         if watcher is not None:
@@ -177,6 +187,20 @@ class CameraManager:
             return [self._describe(name, camera) for name, camera in self._cameras.items()]
 
     # internals
+
+    def _initially_enabled(self, config: CameraConfig, switch: CameraSwitch | None) -> bool:
+        if switch is None:
+            return config.enabled
+        if switch.configured != config.enabled:
+            log.info(
+                "camera %s: `enabled` was edited in the YAML since the API switch; following the YAML", config.name
+            )
+            self.store.clear_camera_switch(config.name)
+            return config.enabled
+        if switch.enabled != config.enabled:
+            state = "enabled" if switch.enabled else "disabled"
+            log.info("camera %s: %s through the API at %s (stored)", config.name, state, switch.changed_at.isoformat())
+        return switch.enabled
 
     def _camera(self, name: str) -> _Camera:
         try:

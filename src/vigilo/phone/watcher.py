@@ -243,14 +243,14 @@ class CameraWatcher:
             Detection(f"{t.detection.label} #{t.track_id}", t.detection.score, t.detection.box, t.detection.class_id)
             for t in detections
         ]
-        out = image
+        out, font = image, self.events.snapshot_font
         if zone is not None and zone.name != FRAME_ZONE:
-            out = draw_polygon(out, zone.polygon, zone.name)
-        out = draw_detections(out, boxes)
+            out = draw_polygon(out, zone.polygon, zone.name, font=font)
+        out = draw_detections(out, boxes, font=font)
         local = self.camera.schedule.local(wall)
         header = [self.camera.name + ("" if zone is None or zone.name == FRAME_ZONE else f" / {zone.name}")]
         header.append(local.strftime("%Y-%m-%d %H:%M:%S %Z").strip())
-        return encode_jpeg(draw_header(out, header), self.events.snapshot_quality)
+        return encode_jpeg(draw_header(out, header, font=font), self.events.snapshot_quality)
 
     def _maybe_cleanup(self) -> None:
         now = time.monotonic()

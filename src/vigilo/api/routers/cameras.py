@@ -7,9 +7,11 @@ from typing import Any
 import anyio
 from fastapi import APIRouter, Request
 
+from vigilo.api.auth import ManagementKey
 from vigilo.api.errors import ApiError
 
-router = APIRouter(prefix="/api/v1/cameras", tags=["cameras"])
+# every route needs the management API key (vigilo.api.auth)
+router = APIRouter(prefix="/api/v1/cameras", tags=["cameras"], dependencies=[ManagementKey])
 
 
 def _manager(request: Request) -> Any:
@@ -46,11 +48,11 @@ async def get_camera(request: Request, name: str) -> dict[str, Any]:
 
 @router.post("/{name}/enable")
 async def enable_camera(request: Request, name: str) -> dict[str, Any]:
-    """Starts watching the camera (until the next restart, which follows the YAML's `enabled`)."""
+    """Starts watching the camera; the choice is stored and survives restarts (see `CameraManager`)."""
     return await _call(request, "enable", name)
 
 
 @router.post("/{name}/disable")
 async def disable_camera(request: Request, name: str) -> dict[str, Any]:
-    """Stops watching the camera; its open episodes end now."""
+    """Stops watching the camera (stored: it stays off after a restart); its open episodes end now."""
     return await _call(request, "disable", name)

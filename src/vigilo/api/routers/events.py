@@ -1,4 +1,8 @@
-"""Phone events: list with filters, one event, its snapshot, and a live feed (Server-Sent Events)."""
+"""Phone events: list with filters, one event, its snapshot, and a live feed (Server-Sent Events).
+
+Every route needs the management API key (`vigilo.api.auth`), except a snapshot fetched through a signed
+link (`exp` + `sig`, what alert messages carry).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import anyio
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, StreamingResponse
 
+from vigilo.api.auth import ManagementKey, require_management_key
 from vigilo.api.errors import ApiError
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
@@ -35,7 +40,7 @@ def event_json(event: Any) -> dict[str, Any]:
     return out
 
 
-@router.get("")
+@router.get("", dependencies=[ManagementKey])
 async def list_events(
     request: Request,
     camera: str | None = None,
@@ -62,7 +67,7 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
     return value.replace(tzinfo=dt.UTC) if value is not None and value.tzinfo is None else value
 
 
-@router.get("/stream", response_class=StreamingResponse)
+@router.get("/stream", response_class=StreamingResponse, dependencies=[ManagementKey])
 async def stream_events(request: Request, camera: str | None = None) -> StreamingResponse:
     """Live feed, `text/event-stream`: `event: phone` (started / updated / ended) and `event: camera`
     (offline / online), `data:` the event as JSON; a comment line every 15 s keeps proxies from closing it."""
@@ -106,7 +111,7 @@ async def _event(request: Request, event_id: int) -> Any:
     return event
 
 
-@router.get("/{event_id}")
+@router.get("/{event_id}", dependencies=[ManagementKey])
 async def get_event(request: Request, event_id: int) -> dict[str, Any]:
     return event_json(await _event(request, event_id))
 
@@ -115,12 +120,14 @@ async def get_event(request: Request, event_id: int) -> dict[str, Any]:
 async def event_snapshot(
     request: Request, event_id: int, exp: int | None = None, sig: str | None = None
 ) -> FileResponse:
-    """The annotated JPEG. Links in alert messages carry `exp` and `sig` (checked when given: 403 when
-    wrong or expired)."""
+    """The annotated JPEG. Links in alert messages carry `exp` and `sig` and need no API key (403 when
+    wrong or expired); without them the management API key is required."""
     if exp is not None or sig is not None:
         links = request.app.state.services.snapshot_links
         if exp is None or sig is None or not links.verify(event_id, exp, sig):
             raise ApiError(403, "event_link_invalid")
+    else:
+        require_management_key(request)
     event = await _event(request, event_id)
     if event.snapshot is None or not event.snapshot.is_file():
         raise ApiError(404, "event_snapshot_missing", id=event_id)
