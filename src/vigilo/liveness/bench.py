@@ -21,16 +21,12 @@ from __future__ import annotations
 import base64
 import json
 import math
-import shutil
-import socket
 import statistics
-import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +36,7 @@ import numpy as np
 
 from vigilo.api.errors import ApiError
 from vigilo.config.liveness import LivenessConfig
+from vigilo.tools.localredis import redis_server
 
 SHARED_CLIPS = Path(__file__).resolve().parents[4] / "shared" / "data" / "zju-blink"
 FRAMES_PER_SESSION = 150
@@ -88,42 +85,6 @@ def unique(jpeg: bytes, serial: int) -> bytes:
     """The same picture with a JPEG comment (COM segment) right after SOI: new bytes, same pixels."""
     comment = f"bench-{serial}".encode()
     return jpeg[:2] + b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment + jpeg[2:]
-
-
-@contextmanager
-def redis_server() -> Iterator[str | None]:
-    """A throwaway redis-server on a free loopback port, or None when the binary is missing."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        yield None
-        return
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    with tempfile.TemporaryDirectory(prefix="vigilo-bench-redis-") as folder:
-        process = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", folder],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            _wait_for_port(port, process)
-            yield f"redis://127.0.0.1:{port}/0"
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
-
-
-def _wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("redis-server did not start") from None
-            time.sleep(0.05)
 
 
 def _timed(calls: int, call: Callable[[int], bool], workers: int) -> tuple[float, list[float], int]:
