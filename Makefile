@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck pytest bench clean
+.PHONY: install run test lint typecheck pytest miniprogram-test bench clean
 
 
 $(STAMP): pyproject.toml Makefile scripts/install-python.sh scripts/system-deps.sh
@@ -28,7 +28,12 @@ typecheck: install
 pytest: install
 	$(VENV)/bin/pytest -q
 
-test: install lint typecheck pytest
+# The WeChat mini-program's page logic, in Node (jest + miniprogram-simulate), from its lock file.
+miniprogram-test:
+	@command -v npm >/dev/null 2>&1 || { echo "error: npm not found (Node.js is needed: apt-get install nodejs npm)"; exit 1; }
+	cd miniprogram && npm ci --no-audit --no-fund && npm test
+
+test: install lint typecheck pytest miniprogram-test
 
 bench: install
 	$(PY) -m vigilo.bench
