@@ -1,9 +1,10 @@
-"""`vigilo eval phones`: detector accuracy on a labelled image folder."""
+"""`vigilo eval phones|blink|headpose|smile`: accuracy on labelled data, liveness rules beside the seed's."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 import yaml
@@ -94,3 +95,126 @@ def _phone_class_from_yaml(labels: Path) -> int:
                 if str(name).lower() in PHONE_NAMES:
                     return int(index)
     return 0
+
+
+# ---- liveness: blink, head pose, smile (vigilo.liveness.eval_sets), each beside the seed's rule ----------
+
+DataOption = typer.Option(
+    None, "--data", help="The shared evaluation data folder (default: ../shared/data beside the checkout)."
+)
+LimitOption = typer.Option(None, "--limit", min=1, help="Only the first N clips / every k-th of N images.")
+JsonOption = typer.Option(False, "--json", help="Print the report as JSON.")
+
+
+@app.command()
+def blink(
+    data: Path | None = DataOption,
+    limit: int | None = LimitOption,
+    as_json: bool = JsonOption,
+    config: Path = ConfigOption,
+) -> None:
+    """Blink events on ZJU Eyeblink: precision, recall, F1 of the session rules and of the seed's."""
+    from vigilo.liveness.eval_sets import eval_blink
+
+    settings = settings_or_exit(config)
+    report = _run_eval(lambda an, d, p: eval_blink(an, d, settings.liveness.thresholds, limit, p), data, limit, 40)
+    if as_json:
+        typer.echo(json.dumps(report, default=list))
+        return
+    typer.echo(
+        f"{report['dataset']}: {report['clips']} clips, {report['frames']} frames "
+        f"({report['no_face_frames']} without a face), {report['gt_blinks']} labelled blinks"
+    )
+    typer.echo(f"{'':42}precision  recall  F1     events")
+    for key, name in (
+        ("vigilo", "vigilo (session rules)"),
+        ("vigilo_offline", "vigilo eye signal (clip median, offline)"),
+        ("seed", "seed (EAR < 0.21 for >= 3 frames)"),
+    ):
+        m = report[key]
+        typer.echo(f"{name:42}{m['precision']:<11.3f}{m['recall']:<8.3f}{m['f1']:<7.3f}{m['pred']}")
+    typer.echo(
+        f"session rules: {report['gt_blinks_before_baseline']} labelled blinks start before the baseline settles; "
+        f"no baseline (face pitched or turned too far) in clips {report['clips_without_baseline'] or 'none'}"
+    )
+
+
+@app.command()
+def headpose(
+    data: Path | None = DataOption,
+    limit: int | None = LimitOption,
+    as_json: bool = JsonOption,
+    config: Path = ConfigOption,
+) -> None:
+    """Yaw MAE and 3-class turn accuracy (±15°) on AFLW2000 and GENKI-4K: 3-D fit vs the seed's 2-D angle."""
+    from vigilo.liveness.eval_sets import eval_headpose
+
+    settings_or_exit(config)
+    report = _run_eval(lambda an, d, p: eval_headpose(an, d, limit, p), data, limit, 2008)
+    if as_json:
+        typer.echo(json.dumps(report))
+        return
+    typer.echo(f"{'':36}{'images':>7}  {'yaw MAE':>8}  {'turn acc':>8}  faces")
+    for part in ("aflw2000", "genki4k", "all"):
+        for key, name in (("vigilo", "vigilo (3-D fit)"), ("seed", "seed (2-D nose-eye angle)")):
+            m, n = report[part][key], report[part]["n"]
+            typer.echo(
+                f"{part + ' ' + name:36}{n:>7}  {_num(m['yaw_mae_deg'], '°'):>8}  {_num(m['turn3_acc']):>8}  "
+                f"{m['faces_found']}"
+            )
+
+
+@app.command()
+def smile(
+    data: Path | None = DataOption,
+    limit: int | None = LimitOption,
+    as_json: bool = JsonOption,
+    config: Path = ConfigOption,
+) -> None:
+    """Smile accuracy on GENKI-4K (smile >= 0.5); the seed has no smile rule, the majority class stands in."""
+    from vigilo.liveness.eval_sets import eval_smile
+
+    settings_or_exit(config)
+    report = _run_eval(lambda an, d, p: eval_smile(an, d, limit, p), data, limit, 2000)
+    if as_json:
+        typer.echo(json.dumps(report))
+        return
+    typer.echo(f"{report['dataset']}, smiling when smile >= {report['threshold']}; seed: no smile rule")
+    typer.echo(f"{'':30}{'images':>7}  {'vigilo':>7}  {'majority':>8}  precision  recall")
+    for key, name in (("fit_half_1mod4", "fit half (files 1 mod 4)"), ("other_half_3mod4", "other half (3 mod 4)")):
+        m = report[key]
+        typer.echo(
+            f"{name:30}{m['n']:>7}  {_num(m['vigilo_acc']):>7}  {_num(m['majority_acc']):>8}  "
+            f"{_num(m['vigilo_precision']):>9}  {_num(m['vigilo_recall']):>6}"
+        )
+    m = report["all"]
+    typer.echo(
+        f"{'all':30}{m['n']:>7}  {_num(m['vigilo_acc']):>7}  {_num(m['majority_acc']):>8}  "
+        f"{_num(m['vigilo_precision']):>9}  {_num(m['vigilo_recall']):>6}"
+    )
+
+
+def _num(value: float | None, unit: str = "") -> str:
+    return "-" if value is None else f"{value:.3f}{unit}" if not unit else f"{value:.2f}{unit}"
+
+
+def _run_eval(run: Any, data: Path | None, limit: int | None, total: int) -> dict[str, Any]:
+    """Runs one liveness evaluation with a progress bar on a terminal; missing data exits with one line."""
+    from vigilo.liveness.eval_sets import DataError
+    from vigilo.liveness.evaluate import DEFAULT_DATA
+
+    folder = data if data is not None else DEFAULT_DATA
+    if not folder.is_dir():
+        fail(f"evaluation data folder not found: {folder} (use --data)")
+    from vigilo.liveness.signals import FaceAnalyzer
+
+    with (
+        FaceAnalyzer(pool_size=1, max_faces=2) as analyzer,
+        Progress(console=err_console, transient=True, disable=not err_console.is_terminal) as progress,
+    ):
+        task = progress.add_task("evaluating", total=min(limit, total) if limit else total)
+        try:
+            report: dict[str, Any] = run(analyzer, folder, lambda: progress.advance(task))
+        except DataError as exc:
+            fail(str(exc))
+    return report

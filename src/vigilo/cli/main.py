@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from vigilo import __version__
-from vigilo.cli import alerts, config_cmd, evaluate, models, notify
+from vigilo.cli import alerts, config_cmd, evaluate, face, models, notify
 from vigilo.cli import detect as detect_cmd
 from vigilo.cli import watch as watch_cmd
 from vigilo.cli.common import ConfigOption, fail, settings_or_exit
@@ -23,6 +23,7 @@ app.command("detect")(detect_cmd.detect)
 app.command("watch")(watch_cmd.watch)
 app.add_typer(models.app, name="models")
 app.add_typer(evaluate.app, name="eval")
+app.add_typer(face.app, name="face")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(notify.app, name="notify")

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -209,37 +209,54 @@ def _calibrate(state: DecisionState, t_ms: float, sig: FaceSignals, th: Liveness
     hint = quality_hint(sig, th)
     if hint:
         return Verdict(hint=hint)
-    if abs(sig.yaw) > th.baseline_max_angle or abs(sig.pitch) > th.baseline_max_angle:
-        state.samples.clear()
-        state.sample_geometry.clear()
-        return Verdict(hint="hint_look_straight")
-    state.samples.append([sig.yaw, sig.pitch, _eyes(sig), sig.mouth_open, sig.smile])
-    geometry = face_geometry(sig.landmarks, aspect)
-    if geometry is not None:
-        state.sample_geometry.append(geometry)
-    state.samples = state.samples[-th.baseline_frames :]
-    state.sample_geometry = state.sample_geometry[-th.baseline_frames :]
-    if len(state.samples) < th.baseline_frames:
-        return Verdict()
-    yaws = [s[0] for s in state.samples]
-    pitches = [s[1] for s in state.samples]
-    if max(yaws) - min(yaws) > th.baseline_max_spread or max(pitches) - min(pitches) > th.baseline_max_spread:
-        return Verdict(hint="hint_hold_still")
-    columns = list(zip(*state.samples, strict=True))
-    geometry_median = (
-        [statistics.median(col) for col in zip(*state.sample_geometry, strict=True)]
-        if len(state.sample_geometry) == len(state.samples)
-        else None
-    )
-    yaw, pitch, eyes, mouth, smile = (float(statistics.median(col)) for col in columns)
-    state.baseline = Baseline(yaw, pitch, eyes, mouth, smile, geometry=geometry_median)
+    hint, baseline = collect_baseline(state.samples, state.sample_geometry, sig, th, aspect)
+    if baseline is None:
+        return Verdict(hint=hint)
+    state.baseline = baseline
     state.phase = "running"
     state.prompted_at = t_ms
     return Verdict()
 
 
+def collect_baseline(
+    samples: list[list[float]],
+    sample_geometry: list[list[float]],
+    sig: FaceSignals,
+    th: LivenessThresholds,
+    aspect: float = 1.0,
+) -> tuple[str | None, Baseline | None]:
+    """One calibration frame of good quality: updates `samples` / `sample_geometry` in place and returns
+    (hint, baseline), the baseline once `baseline_frames` frontal, steady frames are in.
+
+    Shared by sessions and by `vigilo face analyze` (:mod:`vigilo.liveness.analysis`)."""
+    if abs(sig.yaw) > th.baseline_max_angle or abs(sig.pitch) > th.baseline_max_angle:
+        samples.clear()
+        sample_geometry.clear()
+        return "hint_look_straight", None
+    samples.append([sig.yaw, sig.pitch, _eyes(sig), sig.mouth_open, sig.smile])
+    geometry = face_geometry(sig.landmarks, aspect)
+    if geometry is not None:
+        sample_geometry.append(geometry)
+    del samples[: -th.baseline_frames]
+    del sample_geometry[: -th.baseline_frames]
+    if len(samples) < th.baseline_frames:
+        return None, None
+    yaws = [s[0] for s in samples]
+    pitches = [s[1] for s in samples]
+    if max(yaws) - min(yaws) > th.baseline_max_spread or max(pitches) - min(pitches) > th.baseline_max_spread:
+        return "hint_hold_still", None
+    columns = list(zip(*samples, strict=True))
+    geometry_median = (
+        [statistics.median(col) for col in zip(*sample_geometry, strict=True)]
+        if len(sample_geometry) == len(samples)
+        else None
+    )
+    yaw, pitch, eyes, mouth, smile = (float(statistics.median(col)) for col in columns)
+    return None, Baseline(yaw, pitch, eyes, mouth, smile, geometry=geometry_median)
+
+
 @dataclass(frozen=True)
-class _Deltas:
+class Deltas:
     yaw: float
     pitch: float
     eyes: float  # ratio to the open level
@@ -248,9 +265,10 @@ class _Deltas:
     smile: float
 
 
-def _deltas(sig: FaceSignals, base: Baseline) -> _Deltas:
+def deltas(sig: FaceSignals, base: Baseline) -> Deltas:
+    """The frame's signals relative to the session's baseline."""
     level = base.eyes if base.eyes > 1e-6 else 1e-6
-    return _Deltas(
+    return Deltas(
         yaw=sig.yaw - base.yaw,
         pitch=sig.pitch - base.pitch,
         eyes=_eyes(sig) / level,
@@ -260,14 +278,54 @@ def _deltas(sig: FaceSignals, base: Baseline) -> _Deltas:
     )
 
 
-def _is_neutral(d: _Deltas, th: LivenessThresholds) -> bool:
-    return (
-        abs(d.yaw) <= th.neutral_angle
-        and abs(d.pitch) <= th.neutral_angle
-        and d.eyes >= th.blink_open_ratio
-        and d.mouth < th.mouth_open_rise * 0.5
-        and d.smile < th.smile_rise * 0.5
-    )
+# Per-signal rules, shared by sessions and by `vigilo face analyze` (vigilo.liveness.analysis).
+
+
+def pose_neutral(d: Deltas, th: LivenessThresholds) -> bool:
+    return abs(d.yaw) <= th.neutral_angle and abs(d.pitch) <= th.neutral_angle
+
+
+def eyes_open(d: Deltas, th: LivenessThresholds) -> bool:
+    return d.eyes >= th.blink_open_ratio
+
+
+def eyes_closed(d: Deltas, th: LivenessThresholds) -> bool:
+    """Both eyes closed (mean below the closed ratio and neither eye open): no wink counts."""
+    return d.eyes < th.blink_closed_ratio and d.eyes_max < th.blink_open_ratio
+
+
+def mouth_neutral(d: Deltas, th: LivenessThresholds) -> bool:
+    return d.mouth < th.mouth_open_rise * 0.5
+
+
+def mouth_opened(d: Deltas, th: LivenessThresholds) -> bool:
+    return d.mouth >= th.mouth_open_rise
+
+
+def smile_neutral(d: Deltas, th: LivenessThresholds) -> bool:
+    return d.smile < th.smile_rise * 0.5
+
+
+def smiled(d: Deltas, th: LivenessThresholds) -> bool:
+    return d.smile >= th.smile_rise
+
+
+def turned(d: Deltas, th: LivenessThresholds) -> Action | None:
+    """TURN_LEFT / TURN_RIGHT once yaw is `turn_yaw` past neutral (the subject's own direction), else None."""
+    if d.yaw >= th.turn_yaw:
+        return Action.TURN_LEFT
+    if d.yaw <= -th.turn_yaw:
+        return Action.TURN_RIGHT
+    return None
+
+
+def facing(d: Deltas, th: LivenessThresholds) -> bool:
+    """Blink, mouth and smile signals are trusted only with the head near its neutral pose."""
+    return abs(d.yaw) <= th.action_max_angle and abs(d.pitch) <= th.action_max_angle
+
+
+def _is_neutral(d: Deltas, th: LivenessThresholds) -> bool:
+    return pose_neutral(d, th) and eyes_open(d, th) and mouth_neutral(d, th) and smile_neutral(d, th)
 
 
 def _run(state: DecisionState, t_ms: float, sig: FaceSignals, th: LivenessThresholds, aspect: float) -> Verdict:
@@ -279,7 +337,7 @@ def _run(state: DecisionState, t_ms: float, sig: FaceSignals, th: LivenessThresh
     hint = quality_hint(sig, th)
     if hint:
         return Verdict(hint=hint)
-    d = _deltas(sig, state.baseline)
+    d = deltas(sig, state.baseline)
     if not _identity_ok(state, sig, d, th, aspect):
         _fail(state, "identity_changed")
         return Verdict()
@@ -294,7 +352,7 @@ def _run(state: DecisionState, t_ms: float, sig: FaceSignals, th: LivenessThresh
         wrong_turn = conflict in TURNS and action in TURNS
         _fail(state, "wrong_direction" if wrong_turn else f"unexpected_action:{conflict}")
         return Verdict()
-    if action not in TURNS and action is not Action.NOD and not _facing(d, th):
+    if action not in TURNS and action is not Action.NOD and not facing(d, th):
         # Eye, mouth and smile signals are not to be trusted on a turned head (a head turn can read as a
         # smile): these actions count only while the head is near its neutral pose. The frame is skipped.
         return Verdict(hint="hint_look_straight")
@@ -314,10 +372,6 @@ def _run(state: DecisionState, t_ms: float, sig: FaceSignals, th: LivenessThresh
     return Verdict(completed=str(action))
 
 
-def _facing(d: _Deltas, th: LivenessThresholds) -> bool:
-    return abs(d.yaw) <= th.action_max_angle and abs(d.pitch) <= th.action_max_angle
-
-
 def _reset_step(state: DecisionState) -> None:
     state.armed_at = None
     state.closed_since = None
@@ -326,15 +380,13 @@ def _reset_step(state: DecisionState) -> None:
     state.nod_peak = False
 
 
-def _detect(state: DecisionState, action: Action, t_ms: float, d: _Deltas, th: LivenessThresholds) -> bool:
-    if action is Action.TURN_LEFT:
-        return d.yaw >= th.turn_yaw
-    if action is Action.TURN_RIGHT:
-        return d.yaw <= -th.turn_yaw
+def _detect(state: DecisionState, action: Action, t_ms: float, d: Deltas, th: LivenessThresholds) -> bool:
+    if action in TURNS:
+        return turned(d, th) is action
     if action is Action.OPEN_MOUTH:
-        return d.mouth >= th.mouth_open_rise
+        return mouth_opened(d, th)
     if action is Action.SMILE:
-        return d.smile >= th.smile_rise
+        return smiled(d, th)
     if action is Action.NOD:
         if abs(d.pitch) >= th.nod_pitch:
             state.nod_peak = True
@@ -342,32 +394,48 @@ def _detect(state: DecisionState, action: Action, t_ms: float, d: _Deltas, th: L
     return _detect_blink(state, t_ms, d, th)
 
 
-def _detect_blink(state: DecisionState, t_ms: float, d: _Deltas, th: LivenessThresholds) -> bool:
+def _detect_blink(state: DecisionState, t_ms: float, d: Deltas, th: LivenessThresholds) -> bool:
+    step = blink_update(state, t_ms, d, th)
+    if step == "too_long":
+        _fail(state, "eyes_closed_too_long")
+    elif step == "too_short":
+        state.notes.append("blink_too_short")
+    return step == "blink"
+
+
+class BlinkTrack(Protocol):
+    """The three times a blink is tracked with (fields of `DecisionState`, or of an analysis tracker)."""
+
+    closed_since: float | None
+    last_closed_at: float | None
+    last_open_at: float | None
+
+
+BlinkStep = Literal["closed", "too_long", "half", "open", "too_short", "blink"]
+
+
+def blink_update(track: BlinkTrack, t_ms: float, d: Deltas, th: LivenessThresholds) -> BlinkStep:
     """Closing then reopening. Duration bounds from frames: at least last-closed minus first-closed, at most
     reopened minus last-open. Too long only if the lower bound exceeds the limit, too short only if the upper
-    bound is under it, so sparse frames never fail a real blink."""
-    if d.eyes < th.blink_closed_ratio and d.eyes_max < th.blink_open_ratio:
-        if state.closed_since is None:
-            state.closed_since = t_ms
-        state.last_closed_at = t_ms
-        if t_ms - state.closed_since > th.blink_max_ms:
-            _fail(state, "eyes_closed_too_long")
-        return False
-    if d.eyes < th.blink_open_ratio:
-        return False  # half-closed: neither state
-    if state.closed_since is None or state.last_closed_at is None or state.last_open_at is None:
-        state.last_open_at = t_ms
-        return False
-    longest = t_ms - state.last_open_at
-    state.closed_since = state.last_closed_at = None
-    state.last_open_at = t_ms
-    if longest < th.blink_min_ms:
-        state.notes.append("blink_too_short")
-        return False
-    return True
+    bound is under it, so sparse frames never fail a real blink. A blink counts only after an open frame."""
+    if eyes_closed(d, th):
+        if track.closed_since is None:
+            track.closed_since = t_ms
+        track.last_closed_at = t_ms
+        return "too_long" if t_ms - track.closed_since > th.blink_max_ms else "closed"
+    if not eyes_open(d, th):
+        return "half"  # half-closed: neither state
+    if track.closed_since is None or track.last_closed_at is None or track.last_open_at is None:
+        track.closed_since = track.last_closed_at = None
+        track.last_open_at = t_ms
+        return "open"
+    longest = t_ms - track.last_open_at
+    track.closed_since = track.last_closed_at = None
+    track.last_open_at = t_ms
+    return "too_short" if longest < th.blink_min_ms else "blink"
 
 
-def _conflict(action: Action, d: _Deltas, th: LivenessThresholds) -> Action | None:
+def _conflict(action: Action, d: Deltas, th: LivenessThresholds) -> Action | None:
     """Another deliberate action performed while `action` is asked for."""
     f = th.conflict_factor
     turn_limit = th.turn_yaw if action in TURNS else th.turn_yaw * f
@@ -392,7 +460,7 @@ def _conflict(action: Action, d: _Deltas, th: LivenessThresholds) -> Action | No
     return None
 
 
-def _identity_ok(state: DecisionState, sig: FaceSignals, d: _Deltas, th: LivenessThresholds, aspect: float) -> bool:
+def _identity_ok(state: DecisionState, sig: FaceSignals, d: Deltas, th: LivenessThresholds, aspect: float) -> bool:
     base = state.baseline
     if base is None or base.geometry is None or abs(d.yaw) > 15 or abs(d.pitch) > 15:
         return True
