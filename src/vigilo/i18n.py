@@ -38,6 +38,10 @@ MESSAGES: dict[str, dict[Locale, str]] = {
     "cameras_unavailable": {"zh-CN": "摄像头服务不可用：{reason}", "en": "Cameras unavailable: {reason}"},
     "event_not_found": {"zh-CN": "事件 {id} 不存在", "en": "No event with id {id}"},
     "event_snapshot_missing": {"zh-CN": "事件 {id} 没有快照", "en": "Event {id} has no snapshot"},
+    "event_clip_missing": {
+        "zh-CN": "事件 {id} 没有视频片段（未开启 events.clips，或事件尚未结束）",
+        "en": "Event {id} has no clip (events.clips is off, or the episode has not ended yet)",
+    },
     "event_link_invalid": {"zh-CN": "快照链接无效或已过期", "en": "The snapshot link is invalid or has expired"},
     "events_unavailable": {"zh-CN": "事件服务不可用：{reason}", "en": "Events unavailable: {reason}"},
     "management_local_only": {

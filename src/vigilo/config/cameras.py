@@ -289,6 +289,18 @@ class EventAlertsConfig(_Section):
     )
 
 
+class ClipsConfig(_Section):
+    """Short MP4 clips of each episode, made of the sampled frames (so at the camera's `fps`)."""
+
+    enabled: bool = Field(False, description="Keep a clip per phone episode next to its snapshot.")
+    before_seconds: float = Field(3.0, ge=0, le=30, description="Seconds of frames before the episode started.")
+    after_seconds: float = Field(3.0, ge=0, le=30, description="Seconds of frames after the episode ended.")
+    max_seconds: float = Field(
+        30.0, gt=0, le=600, description="Frames after the start beyond this are not kept (long episodes)."
+    )
+    quality: int = Field(80, ge=30, le=100, description="JPEG quality of the frames held in memory.")
+
+
 class EventsConfig(_Section):
     """Stored phone episodes and their snapshots (database: `storage.database_url`)."""
 
@@ -299,6 +311,7 @@ class EventsConfig(_Section):
     cleanup_interval_seconds: float = Field(3600.0, gt=0, description="How often a watcher runs the cleanup.")
     snapshots: bool = True
     snapshot_quality: int = Field(85, ge=30, le=100)
+    clips: ClipsConfig = Field(default_factory=ClipsConfig)
     snapshot_font: Path | None = Field(
         None,
         description="TrueType/OpenType font for snapshot text (camera and zone names); when empty the first "

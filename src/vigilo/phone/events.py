@@ -64,6 +64,18 @@ class CameraEventRow(_Base):
     down_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
+class ClipRow(_Base):
+    """An episode's clip. Its own table rather than columns on phone_events: `create_all` adds new tables to
+    an existing database but never new columns, and there is no migration tool here."""
+
+    __tablename__ = "event_clips"
+
+    event_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[str] = mapped_column(String(512))  # relative to the data folder
+    size: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)  # the episode's, for retention order
+
+
 class CameraSwitchRow(_Base):
     """A camera switched on or off through the API, so the choice survives a restart."""
 
@@ -116,6 +128,7 @@ class PhoneEvent:
     phone_count: int
     snapshot: Path | None  # absolute path of the JPEG, when one was kept
     key: str = ""  # the episode's stable id (alert deduplication)
+    clip: Path | None = None  # absolute path of the MP4, when one was made
 
     @property
     def duration_seconds(self) -> float:
@@ -139,6 +152,7 @@ class PhoneEvent:
             "peak_score": round(self.peak_score, 4),
             "phone_count": self.phone_count,
             "snapshot": str(self.snapshot) if self.snapshot else None,
+            "clip": str(self.clip) if self.clip else None,
         }
 
 
@@ -240,6 +254,23 @@ class EventStore:
         row.snapshot = relative.as_posix()
         row.snapshot_bytes = len(jpeg)
 
+    def clip_path(self, event_id: int, camera: str, started_at: dt.datetime) -> Path:
+        """Where an event's clip goes: beside the snapshots, `<data_dir>/clips/<camera>/<date>/<id>.mp4`."""
+        return self.data_dir / "clips" / _safe(camera) / started_at.strftime("%Y-%m-%d") / f"{event_id}.mp4"
+
+    def attach_clip(self, event_id: int, path: Path) -> None:
+        """Records a finished clip file for the event (the file is deleted if the event is gone)."""
+        with self._lock, self._sessions.begin() as session:
+            row = session.get(EventRow, event_id)
+            if row is None:
+                path.unlink(missing_ok=True)
+                return
+            clip = session.get(ClipRow, event_id) or ClipRow(event_id=event_id)
+            clip.path = path.relative_to(self.data_dir).as_posix()
+            clip.size = path.stat().st_size
+            clip.started_at = row.started_at
+            session.add(clip)
+
     def set_camera_switch(self, camera: str, enabled: bool, configured: bool) -> None:
         """Stores an API enable/disable of `camera` (`configured`: the YAML's `enabled` at that moment)."""
         with self._lock, self._sessions.begin() as session:
@@ -261,7 +292,10 @@ class EventStore:
     def get(self, event_id: int) -> PhoneEvent | None:
         with self._sessions() as session:
             row = session.get(EventRow, event_id)
-            return None if row is None else self._event(row, None)
+            if row is None:
+                return None
+            clip = session.get(ClipRow, event_id)
+            return self._event(row, None, clip.path if clip else None)
 
     def query(
         self,
@@ -287,7 +321,11 @@ class EventStore:
         if until is not None:
             query = query.where(EventRow.started_at < _to_db(until.timestamp()))
         with self._sessions() as session:
-            return [self._event(row, None) for row in session.scalars(query)]
+            rows = list(session.scalars(query))
+            ids = [row.id for row in rows]
+            found = session.execute(select(ClipRow.event_id, ClipRow.path).where(ClipRow.event_id.in_(ids)))
+            clips: dict[int, str] = {event_id: path for event_id, path in found}
+            return [self._event(row, None, clips.get(row.id)) for row in rows]
 
     def camera_events(self, camera: str | None = None, limit: int = 100) -> list[CameraEvent]:
         query = select(CameraEventRow).order_by(CameraEventRow.at.desc(), CameraEventRow.id.desc()).limit(limit)
@@ -296,7 +334,7 @@ class EventStore:
         with self._sessions() as session:
             return [_camera_event(row) for row in session.scalars(query)]
 
-    def _event(self, row: EventRow, change: ChangeKind | None) -> PhoneEvent:
+    def _event(self, row: EventRow, change: ChangeKind | None, clip: str | None = None) -> PhoneEvent:
         status: EventStatus = row.status  # type: ignore[assignment]
         kind: ChangeKind = change or {"new": "started", "ongoing": "updated"}.get(status, "ended")  # type: ignore[assignment]
         started = _from_db(row.started_at)
@@ -317,6 +355,7 @@ class EventStore:
             phone_count=row.phone_count,
             snapshot=self.data_dir / row.snapshot if row.snapshot else None,
             key=row.episode_key,
+            clip=self.data_dir / clip if clip else None,
         )
 
     # retention
@@ -325,26 +364,39 @@ class EventStore:
         with self._sessions() as session:
             return int(session.scalar(select(func.coalesce(func.sum(EventRow.snapshot_bytes), 0))) or 0)
 
+    def clip_bytes(self) -> int:
+        with self._sessions() as session:
+            return int(session.scalar(select(func.coalesce(func.sum(ClipRow.size), 0))) or 0)
+
     def cleanup(self, *, retain_days: float, max_disk_mb: float, now: float | None = None) -> CleanupReport:
-        """Deletes events (and snapshots) last seen more than `retain_days` ago, then the oldest snapshots
-        until all of them take at most `max_disk_mb`. Event rows outlive their snapshot in the second step."""
+        """Deletes events (with snapshots and clips) last seen more than `retain_days` ago; then, while
+        snapshots and clips together take more than `max_disk_mb`, the oldest clips go first (the larger and
+        less needed evidence), then the oldest snapshots. Event rows outlive their files in the second step."""
         cutoff = _to_db((time.time() if now is None else now) - retain_days * 86400)
         budget = int(max_disk_mb * 1024 * 1024)
         files: list[Path] = []
-        freed = 0
-        old_snapshots = 0
         with self._lock, self._sessions.begin() as session:
             old = list(session.scalars(select(EventRow).where(EventRow.last_seen_at < cutoff)))
-            for row in old:
-                if row.snapshot:
-                    old_snapshots += 1
-                    files.append(self.data_dir / row.snapshot)
-                    freed += row.snapshot_bytes
-                session.delete(row)
+            old_ids = [row.id for row in old]
+            old_clips = list(session.scalars(select(ClipRow).where(ClipRow.event_id.in_(old_ids))))
+            old_snapshots = [row for row in old if row.snapshot]
+            freed = sum(c.size for c in old_clips) + sum(r.snapshot_bytes for r in old_snapshots)
+            files += [self.data_dir / c.path for c in old_clips]
+            files += [self.data_dir / r.snapshot for r in old_snapshots if r.snapshot]
+            for item in [*old_clips, *old]:
+                session.delete(item)
             cameras = session.execute(delete(CameraEventRow).where(CameraEventRow.at < cutoff))
             session.flush()
             total = int(session.scalar(select(func.coalesce(func.sum(EventRow.snapshot_bytes), 0))) or 0)
+            total += int(session.scalar(select(func.coalesce(func.sum(ClipRow.size), 0))) or 0)
             shrunk = 0
+            if total > budget:
+                for clip in session.scalars(select(ClipRow).order_by(ClipRow.started_at, ClipRow.event_id)):
+                    if total <= budget:
+                        break
+                    files.append(self.data_dir / clip.path)
+                    total, freed = total - clip.size, freed + clip.size
+                    session.delete(clip)
             if total > budget:
                 oldest = session.scalars(
                     select(EventRow).where(EventRow.snapshot.is_not(None)).order_by(EventRow.started_at, EventRow.id)
@@ -361,7 +413,7 @@ class EventStore:
             deleted_cameras = int(getattr(cameras, "rowcount", 0) or 0)
         for path in files:
             path.unlink(missing_ok=True)
-        return CleanupReport(len(old), deleted_cameras, old_snapshots + shrunk, freed)
+        return CleanupReport(len(old), deleted_cameras, len(old_snapshots) + shrunk, freed)
 
 
 def _camera_event(row: CameraEventRow) -> CameraEvent:

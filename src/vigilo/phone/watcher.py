@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from vigilo.config.cameras import FRAME_ZONE, CameraConfig, EventsConfig
+from vigilo.phone.clips import ClipRecorder, ClipWriter
 from vigilo.phone.detector import PERSON, PhoneDetector
 from vigilo.phone.episodes import EpisodeChange, EpisodeMachine
 from vigilo.phone.events import CameraEvent, EventStore, PhoneEvent
@@ -124,6 +125,11 @@ class CameraWatcher:
         self._last_detections = 0
         self._schedule_active = True
         self._next_cleanup = 0.0
+        self._clip_writer: ClipWriter | None = None
+        self._clips: ClipRecorder | None = None
+        if self.events.clips.enabled:
+            self._clip_writer = ClipWriter(store.attach_clip)
+            self._clips = ClipRecorder(self.events.clips, camera.fps, self._clip_writer.submit)
 
     # running
 
@@ -166,6 +172,7 @@ class CameraWatcher:
             self.source.stop()
             self._report_source(self.source.drain_events())
             self._emit(self.machine.finish(), None)
+            self._close_clips()
 
     def process(self, frame: Frame) -> list[PhoneEvent]:
         """Runs one sampled frame through detector, tracker, rules and episodes; returns the events stored."""
@@ -180,6 +187,8 @@ class CameraWatcher:
             self._last_detections = 0
         else:
             changes = self._observe(frame)
+        if self._clips is not None:
+            self._clips.add(frame.monotonic, frame.image)
         events = self._emit(changes, frame)
         self._processed.append(time.monotonic())
         if not self.source.fast:
@@ -214,8 +223,25 @@ class CameraWatcher:
                 log.exception("camera %s: cannot store the %s event", self.camera.name, change.kind)
                 continue
             stored.append(event)
+            self._record_clip(change, event)
             self._call(self.on_event, event)
         return stored
+
+    def _record_clip(self, change: EpisodeChange, event: PhoneEvent) -> None:
+        if self._clips is None:
+            return
+        episode = change.episode
+        if change.kind == "started":
+            target = self.store.clip_path(event.id, event.camera, event.started_at)
+            self._clips.start(episode.key, event.id, episode.started, target)
+        elif change.kind == "ended":
+            self._clips.end(episode.key, episode.ended if episode.ended is not None else episode.last_seen)
+
+    def _close_clips(self) -> None:
+        """Open clips end with the camera; the writer finishes what is queued before the watcher returns."""
+        if self._clips is not None and self._clip_writer is not None:
+            self._clips.close()
+            self._clip_writer.close()
 
     def _report_source(self, reports: Sequence[SourceEvent]) -> None:
         for report in reports:

@@ -36,7 +36,9 @@ def event_json(event: Any) -> dict[str, Any]:
     """The API shape of a phone event: no file paths, a snapshot URL instead."""
     out: dict[str, Any] = event.to_json()
     out.pop("snapshot", None)
+    out.pop("clip", None)
     out["snapshot_url"] = f"/api/v1/events/{event.id}/snapshot.jpg" if event.snapshot else None
+    out["clip_url"] = f"/api/v1/events/{event.id}/clip.mp4" if event.clip else None
     return out
 
 
@@ -132,3 +134,13 @@ async def event_snapshot(
     if event.snapshot is None or not event.snapshot.is_file():
         raise ApiError(404, "event_snapshot_missing", id=event_id)
     return FileResponse(event.snapshot, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=60"})
+
+
+@router.get("/{event_id}/clip.mp4", response_class=FileResponse, dependencies=[ManagementKey])
+async def event_clip(request: Request, event_id: int) -> FileResponse:
+    """The episode's clip (`events.clips.enabled`): sampled frames from a few seconds before to a few
+    seconds after, H.264 when ffmpeg is installed. 404 while the episode is still open."""
+    event = await _event(request, event_id)
+    if event.clip is None or not event.clip.is_file():
+        raise ApiError(404, "event_clip_missing", id=event_id)
+    return FileResponse(event.clip, media_type="video/mp4", headers={"Cache-Control": "private, max-age=60"})
