@@ -15,7 +15,7 @@ from vigilo import __version__
 from vigilo.api.auth import warn_when_open
 from vigilo.api.errors import install_error_handlers
 from vigilo.api.limits import BodySizeLimit
-from vigilo.api.routers import alerts, cameras, detect, events, health, liveness_page
+from vigilo.api.routers import alerts, cameras, dashboard, detect, events, health, liveness_page
 from vigilo.api.routers import liveness as liveness_api
 from vigilo.config import Settings
 from vigilo.services import Services
@@ -111,4 +111,6 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(events.router)
     app.include_router(liveness_api.router)
     liveness_page.install(app)  # the H5 page at /liveness/
+    if settings.dashboard.enabled:
+        app.include_router(dashboard.router)  # the web dashboard at /dashboard/
     return app

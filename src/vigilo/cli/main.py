@@ -8,6 +8,7 @@ import typer
 
 from vigilo import __version__
 from vigilo.cli import alerts, config_cmd, evaluate, face, models, notify
+from vigilo.cli import dashboard as dashboard_cmd
 from vigilo.cli import detect as detect_cmd
 from vigilo.cli import watch as watch_cmd
 from vigilo.cli.common import ConfigOption, fail, settings_or_exit
@@ -27,6 +28,7 @@ app.add_typer(face.app, name="face")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(notify.app, name="notify")
+app.add_typer(dashboard_cmd.app, name="dashboard")
 
 
 @app.command()

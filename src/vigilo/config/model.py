@@ -45,6 +45,15 @@ class ServerConfig(Section):
         "password itself). Empty: log in with a management API key (docs/dashboard.md).",
     )
 
+    @field_validator("admin_password_hash")
+    @classmethod
+    def _password_hash_format(cls, value: SecretStr | None) -> SecretStr | None:
+        from vigilo.dashboard.passwords import check_hash_format
+
+        if value is not None:
+            check_hash_format(value.get_secret_value())  # a ValueError: names the key, never the value
+        return value
+
 
 class LoggingConfig(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
