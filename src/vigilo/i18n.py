@@ -74,6 +74,10 @@ MESSAGES: dict[str, dict[Locale, str]] = {
     # Liveness: errors.
     "liveness_session_not_found": {"zh-CN": "活体检测会话不存在", "en": "No such liveness session"},
     "liveness_bad_nonce": {"zh-CN": "会话凭证（nonce）无效", "en": "Invalid session nonce"},
+    "liveness_session_busy": {
+        "zh-CN": "该会话正在处理其他画面，请稍后重试",
+        "en": "The session is busy with other frames; retry shortly",
+    },
     "liveness_audit_off": {
         "zh-CN": "未开启活体帧审计存储（liveness.audit.enabled）",
         "en": "Audit storage of liveness frames is off (liveness.audit.enabled)",

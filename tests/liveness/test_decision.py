@@ -156,6 +156,16 @@ def test_a_smile_read_on_a_turned_head_does_not_count() -> None:
     assert run([Action.SMILE], session([sig(smile=s) for s in (0.2, 0.45, 0.5, 0.1)])).passed
 
 
+def test_a_wide_open_mouth_is_not_a_smile() -> None:
+    """However the smile model scores it, a mouth opened `smile_max_mouth_rise` (0.45) past neutral is not a
+    smile; a broad smile with parted lips (GENKI-4K smiles: 0.39 at the 99th percentile) still counts."""
+    gaping = [sig(smile=s, mouth=m) for s, m in ((0.2, 0.3), (0.9, 0.5), (0.99, 0.7), (0.9, 0.5), (0.2, 0.1))]
+    state = run([Action.SMILE], [*session(gaping), *neutral(30)], windows=3000)
+    assert not state.passed and not state.completed
+    broad = [sig(smile=s, mouth=m) for s, m in ((0.4, 0.2), (0.8, 0.38), (0.9, 0.4), (0.3, 0.1))]
+    assert run([Action.SMILE], session(broad)).passed
+
+
 def test_eyes_closed_for_one_and_a_half_seconds_fails() -> None:
     closed = [sig(eyes=0.05)] * 15
     state = run([Action.BLINK], session([*closed, sig()]))

@@ -270,3 +270,20 @@ def test_broken_images_are_4xx(service: LivenessService, clock: Clock) -> None:
     with pytest.raises(ApiError) as exc:
         send(service, clock, created.session_id, created.nonce, 10_000, data=big)
     assert exc.value.status == 413
+
+
+def test_a_session_the_store_cannot_update_in_time_answers_busy(
+    clock: Clock, analyzer: FaceAnalyzer, tmp_path: Path, redis_url: str
+) -> None:
+    """A real Redis store allowed no retries stands for one that lost every race: 409, nothing half-written."""
+    from vigilo.liveness.store import RedisStore
+
+    class NoRetries(RedisStore):
+        RETRIES = 0
+
+    service = make_service(clock, analyzer, tmp_path, store=NoRetries(redis_url))
+    created = service.create(actions=["blink"])
+    with pytest.raises(ApiError) as busy:
+        send(service, clock, created.session_id, created.nonce, 1)
+    assert code_of(busy) == (409, "liveness_session_busy")
+    assert service.get(created.session_id, trusted=True).frames == 0

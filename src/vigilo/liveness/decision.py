@@ -307,7 +307,9 @@ def smile_neutral(d: Deltas, th: LivenessThresholds) -> bool:
 
 
 def smiled(d: Deltas, th: LivenessThresholds) -> bool:
-    return d.smile >= th.smile_rise
+    """A smile: the smile score risen, with the mouth not wide open (which the smile model also scores high:
+    an animated open mouth reaches 0.9+; real smiles stay under `smile_max_mouth_rise`)."""
+    return d.smile >= th.smile_rise and d.mouth < th.smile_max_mouth_rise
 
 
 def turned(d: Deltas, th: LivenessThresholds) -> Action | None:

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -37,11 +37,12 @@ from vigilo.liveness.session import (
     UploadRules,
 )
 from vigilo.liveness.signals import FaceSignals
-from vigilo.liveness.store import Record, SessionStore
+from vigilo.liveness.store import Record, SessionStore, StoreConflict
 from vigilo.liveness.tokens import load_or_create_secret, sign_result
 from vigilo.vision.imageio import ImageError, decode_image
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 KEEP_AFTER_EXPIRY_S = 600  # finished sessions stay readable (for their result) this long
 
@@ -175,7 +176,7 @@ class LivenessService:
         self._check_order(record, seq, captured_at, now * 1000.0)
         frame = self._analyse(record, data, seq, captured_at, now, ip)
         self._check_replay(record, frame, now)
-        saved, completed = self.store.update(session_id, lambda r: self._apply(r, frame, now), self._ttl(record))
+        saved, completed = self._update(session_id, lambda r: self._apply(r, frame, now), self._ttl(record))
         if saved is None:
             raise ApiError(404, "liveness_session_not_found")
         self._remember(frame, now)
@@ -196,7 +197,7 @@ class LivenessService:
                 raise ApiError(409, "liveness_result_issued")
             r["result_issued"] = True
 
-        saved, _ = self.store.update(session_id, issue, self._ttl(record))
+        saved, _ = self._update(session_id, issue, self._ttl(record))
         if saved is None:
             raise ApiError(404, "liveness_session_not_found")
         return sign_result(self._claims(saved), self._secret, self.clock(), self.config.result_ttl_s)
@@ -264,6 +265,13 @@ class LivenessService:
             return random_challenge(count or self.config.default_actions, pool)
         except ValueError as exc:
             raise ApiError(422, "liveness_invalid_actions", reason=str(exc)) from None
+
+    def _update(self, session_id: str, change: Callable[[Record], T], ttl_s: float) -> tuple[Record | None, T]:
+        try:
+            return self.store.update(session_id, change, ttl_s)
+        except StoreConflict:
+            # Many frames of one session fighting over it: the client retries, nothing is half-written.
+            raise ApiError(409, "liveness_session_busy") from None
 
     def _ttl(self, record: Record) -> float:
         return max(1.0, float(record["expires_at"]) - self.clock() + KEEP_AFTER_EXPIRY_S)
@@ -382,7 +390,7 @@ class LivenessService:
             r["hint"] = None
             r["finished_at"] = now
 
-        saved, _ = self.store.update(session_id, close, KEEP_AFTER_EXPIRY_S)
+        saved, _ = self._update(session_id, close, KEEP_AFTER_EXPIRY_S)
         if saved is None:
             raise ApiError(404, "liveness_session_not_found")
         self._after_finish(session_id, saved, now)
@@ -398,7 +406,7 @@ class LivenessService:
             r["failure_counted"] = True
             return first
 
-        _, first = self.store.update(session_id, mark, KEEP_AFTER_EXPIRY_S)
+        _, first = self._update(session_id, mark, KEEP_AFTER_EXPIRY_S)
         if not first:
             return
         window = self.config.lockout_window_s

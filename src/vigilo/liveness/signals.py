@@ -49,15 +49,16 @@ _EYE_LEFT = (263, 387, 385, 362, 380, 373)  # outer, upper x2, inner, lower x2 (
 _MOUTH_INNER_UP, _MOUTH_INNER_DOWN = 13, 14
 _MOUTH_INNER_CORNERS = (78, 308)
 _MOUTH_CORNERS = (61, 291)
-_LIP_UP_OUTER, _LIP_DOWN_OUTER = 0, 17
+_LIP_UP_OUTER = 0
+_SUBNASALE = 2
 _EYE_OUTER = (33, 263)
 
 # Smile model: logistic regression on frontalized mouth geometry, fitted on GENKI-4K files whose
 # number is 1 mod 4 (see vigilo.liveness.evaluate, docs/liveness-signals.md).
-_SMILE_MEAN = np.array([0.625726, 0.043558, 0.080096])
-_SMILE_STD = np.array([0.095417, 0.039365, 0.074990])
-_SMILE_W = np.array([1.922854, 2.637594, 0.725648])
-_SMILE_B = 1.156224
+_SMILE_MEAN = np.array([0.62575, -0.225257, -0.146666, -0.231642])
+_SMILE_STD = np.array([0.095416, 0.0438, 0.039037, 0.031775])
+_SMILE_W = np.array([1.729682, 1.915421, 0.442495, -1.676511])
+_SMILE_B = 0.895274
 
 
 @dataclass(frozen=True)
@@ -107,17 +108,22 @@ def mouth_aspect_ratio(pts: np.ndarray) -> float:
 def smile_features(canon_pts: np.ndarray) -> np.ndarray:
     """Frontalized mouth features (canonical frame, y up), scale-free via the outer-eye distance.
 
-    [mouth width / eye distance, corner lift / eye distance, inner-lip gap / eye distance]
+    [mouth width, corner height below the nose, upper-lip height below the nose, corner depth behind the
+    upper lip], each / eye distance. Heights are taken from the nose (subnasale), which the jaw does not
+    move: measured from the middle of the lips, a dropping jaw lowers that middle and reads as raised
+    corners, so an open mouth scored as a smile (0.98 median on animated open mouths; 0.02 now).
     """
     eye = _dist(canon_pts[_EYE_OUTER[0]], canon_pts[_EYE_OUTER[1]])
     if eye <= 1e-9:
-        return np.zeros(3)
+        return np.zeros(4)
     cl, cr = canon_pts[_MOUTH_CORNERS[0]], canon_pts[_MOUTH_CORNERS[1]]
+    nose_y = canon_pts[_SUBNASALE][1]
+    lip = canon_pts[_LIP_UP_OUTER]
     width = _dist(cl[:2], cr[:2]) / eye
-    lip_mid_y = 0.5 * (canon_pts[_LIP_UP_OUTER][1] + canon_pts[_LIP_DOWN_OUTER][1])
-    lift = (0.5 * (cl[1] + cr[1]) - lip_mid_y) / eye
-    gap = (canon_pts[_MOUTH_INNER_UP][1] - canon_pts[_MOUTH_INNER_DOWN][1]) / eye
-    return np.array([width, lift, gap])
+    corners = (0.5 * (cl[1] + cr[1]) - nose_y) / eye
+    upper_lip = (lip[1] - nose_y) / eye
+    depth = (0.5 * (cl[2] + cr[2]) - lip[2]) / eye
+    return np.array([width, corners, upper_lip, depth])
 
 
 def smile_score(features: np.ndarray) -> float:
