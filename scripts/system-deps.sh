@@ -6,6 +6,8 @@ PYTHON="${1:-python3.11}"
 need=()
 "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=("python3-venv")
 command -v redis-server >/dev/null 2>&1 || need+=("redis-server")
+# tests/scale: events and the alert outbox on a real PostgreSQL server the tests start themselves.
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=("postgresql")
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=("nginx")
 command -v openssl >/dev/null 2>&1 || need+=("openssl")
 # tests/web: the H5 liveness page in Debian's Chromium (Playwright never downloads a browser), and a CJK

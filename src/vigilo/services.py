@@ -82,9 +82,11 @@ class Services:
     def camera_manager(self) -> Any:
         """Every configured camera, with events going to the alert channels (when any is configured)."""
         store, links = self.event_store, self.snapshot_links  # built first: `_get` does not nest
-        return self._get("camera_manager", lambda: self._build_camera_manager(store, links))
+        # A camera worker hands its alerts to the bus; notifier workers put them into the outbox.
+        bus = self.alert_bus if self.role == "camera" and self.alert_channels_configured() else None
+        return self._get("camera_manager", lambda: self._build_camera_manager(store, links, bus))
 
-    def _build_camera_manager(self, store: Any, links: Any) -> Any:
+    def _build_camera_manager(self, store: Any, links: Any, bus: Any) -> Any:
         from vigilo.phone.alerting import EventAlerter
         from vigilo.phone.manager import CameraManager
 
@@ -92,7 +94,7 @@ class Services:
         alerter = None
         if self.alert_channels_configured() and settings.events.alerts.enabled:
             alerter = EventAlerter(
-                lambda alert: self.alert_service.submit(alert),  # built on first use, outside this lock
+                bus.publish if bus is not None else lambda alert: self.alert_service.submit(alert),
                 settings.events.alerts,
                 links=links if settings.server.public_url else None,
                 locale=getattr(settings.alerts, "locale", None) or settings.server.default_locale,
@@ -108,6 +110,22 @@ class Services:
         )
 
     @property
+    def role(self) -> str:
+        return self.settings.server.role
+
+    def runs(self, part: str) -> bool:
+        """Whether this process's role runs `part`: "api", "cameras" or "delivery"."""
+        wanted = {"api": ("all", "api"), "cameras": ("all", "camera"), "delivery": ("all", "notifier")}
+        return self.role in wanted[part]
+
+    @property
+    def alert_bus(self) -> Any:
+        """The Redis stream between camera and notifier workers (roles other than `all`)."""
+        from vigilo.bus import AlertBus, bus_redis_url
+
+        return self._get("alert_bus", lambda: AlertBus(bus_redis_url(self.settings), self.settings.bus))
+
+    @property
     def liveness(self) -> Any:
         from vigilo.liveness.service import build_liveness_service
 
@@ -119,11 +137,13 @@ class Services:
 
     def warm_up(self) -> None:
         """Builds what the configuration needs, so the first request is not slow."""
-        self.phone_detector  # noqa: B018  (property access builds it)
+        if self.role != "notifier":  # a notifier never detects
+            self.phone_detector  # noqa: B018  (property access builds it)
 
     def readiness_problems(self) -> list[str]:
         problems = [f"{name}: {error}" for name, error in self._errors.items()]
-        if "phone_detector" not in self._built and "phone_detector" not in self._errors:
+        loading = "phone_detector" not in self._built and "phone_detector" not in self._errors
+        if loading and self.role != "notifier":
             problems.append("phone_detector: loading")
         return problems
 

@@ -36,6 +36,20 @@ async def _start_alert_worker(services: Services) -> Any:
     return alert_service
 
 
+async def _start_bus_consumer(services: Services, alert_service: Any) -> Any:
+    """A notifier worker: alerts from the camera workers' stream go into the outbox."""
+    if alert_service is None:
+        log.error("role notifier: no alert channel is configured, so the alert bus is not read")
+        return None
+    try:
+        bus = await anyio.to_thread.run_sync(lambda: services.alert_bus)
+        await anyio.to_thread.run_sync(lambda: bus.start_consuming(alert_service.submit))
+    except Exception:
+        log.exception("the alert bus consumer did not start; /readyz reports the reason")
+        return None
+    return bus
+
+
 async def _start_cameras(services: Services) -> Any:
     """Starts every enabled camera of `cameras.streams` (none configured: nothing to do)."""
     if not services.cameras_configured():
@@ -62,7 +76,9 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             except Exception:
                 log.exception("warm-up failed; /readyz reports the reason")
 
-        alert_service = await _start_alert_worker(services)
+        alert_service = await _start_alert_worker(services) if services.runs("delivery") else None
+        if services.role == "notifier":
+            await _start_bus_consumer(services, alert_service)
         started: list[Any] = []
 
         async def start_cameras() -> None:
@@ -71,7 +87,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         try:
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(warm_up)
-                tasks.start_soon(start_cameras)
+                if services.runs("cameras"):
+                    tasks.start_soon(start_cameras)
                 yield
                 tasks.cancel_scope.cancel()
         finally:
@@ -105,12 +122,18 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         default_locale=settings.server.default_locale,
     )
     app.include_router(health.router)
+    if services.runs("cameras"):
+        app.include_router(cameras.router)  # live camera state lives where the cameras run
+    if services.runs("api"):  # notifier workers answer health checks only
+        _install_api(app, settings)
+    return app
+
+
+def _install_api(app: FastAPI, settings: Settings) -> None:
     app.include_router(detect.router)
     app.include_router(alerts.router)
-    app.include_router(cameras.router)
     app.include_router(events.router)
     app.include_router(liveness_api.router)
     liveness_page.install(app)  # the H5 page at /liveness/
     if settings.dashboard.enabled:
         app.include_router(dashboard.router)  # the web dashboard at /dashboard/
-    return app

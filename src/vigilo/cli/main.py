@@ -13,6 +13,8 @@ from vigilo.cli import detect as detect_cmd
 from vigilo.cli import watch as watch_cmd
 from vigilo.cli.common import ConfigOption, fail, settings_or_exit
 
+ROLES = ("all", "api", "camera", "notifier")
+
 app = typer.Typer(
     name="vigilo",
     help="Vigilo: phone watch and face-action liveness, self-hosted.",
@@ -41,18 +43,31 @@ def version() -> None:
 def serve(
     host: str = typer.Option(None, "--host", help="Address to listen on (config server.host)."),
     port: int = typer.Option(None, "--port", help="Port to listen on (config server.port)."),
+    role: str = typer.Option(
+        None, "--role", help="all | api | camera | notifier (config server.role; docs/deploy.md, Scale-out)."
+    ),
     config: Path = ConfigOption,
 ) -> None:
     """Run the HTTP server (API, pages, workers) on the configured or embedded defaults."""
     import uvicorn
 
     from vigilo.api.app import create_app
+    from vigilo.bus import BusUnavailable, bus_redis_url
 
     settings = settings_or_exit(config)
     if host:
         settings.server.host = host
     if port:
         settings.server.port = port
+    if role:
+        if role not in ROLES:
+            fail(f"--role must be one of {', '.join(ROLES)}, not {role!r}")
+        settings.server.role = role  # type: ignore[assignment]
+    if settings.server.role != "all":
+        try:
+            bus_redis_url(settings)
+        except BusUnavailable as exc:
+            fail(str(exc))
     try:
         settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -20,6 +20,9 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
 
+Role = Literal["all", "api", "camera", "notifier"]
+
+
 class ServerConfig(Section):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
@@ -38,6 +41,12 @@ class ServerConfig(Section):
         default_factory=list,
         description="Keys for the management API (cameras, events; Bearer or X-API-Key). Empty: it answers "
         "loopback clients only (docs/stream-watch.md, Authentication).",
+    )
+    role: Role = Field(
+        "all",
+        description="What this process runs (`vigilo serve --role`): all; api (HTTP API, dashboard and pages); "
+        "camera (the cameras, alerts published to the bus); notifier (consumes the bus, delivers alerts). "
+        "Roles other than all need Redis (bus.redis_url or sessions.redis_url); docs/deploy.md, Scale-out.",
     )
     admin_password_hash: SecretStr | None = Field(
         None,
@@ -70,6 +79,20 @@ class StorageConfig(Section):
 
 class SessionStoreConfig(Section):
     redis_url: str | None = Field(None, description="redis://host:port/db; in-memory when empty.")
+
+
+class BusConfig(Section):
+    """Redis Streams between roles: camera workers add alerts to a stream, notifier workers read it in a
+    consumer group, acknowledge an entry once its alert is in the outbox, and take over the entries a dead
+    notifier left unacknowledged."""
+
+    redis_url: str | None = Field(None, description="redis://host:port/db; sessions.redis_url when empty.")
+    stream: str = Field("vigilo:alerts", min_length=1)
+    group: str = Field("notifiers", min_length=1)
+    claim_idle_seconds: float = Field(
+        30.0, gt=0, description="An entry unacknowledged this long (its notifier died) is taken over."
+    )
+    max_len: int = Field(10_000, ge=100, description="The stream is trimmed to about this many entries.")
 
 
 LayoutName = Literal["auto", "yolox", "yolov5", "ultralytics", "damoyolo", "boxes_scores"]
@@ -159,6 +182,7 @@ class Settings(BaseSettings):
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     sessions: SessionStoreConfig = Field(default_factory=SessionStoreConfig)
+    bus: BusConfig = Field(default_factory=BusConfig)
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
     notification: NotificationConfig = Field(default_factory=NotificationConfig)
     wecom: WeComConfig = Field(default_factory=WeComConfig)
