@@ -25,6 +25,10 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
+LOCAL = ("127.0.0.1", 50000)
+"""A TestClient `client=` address on loopback: the management API answers it when no key is configured."""
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as sock:

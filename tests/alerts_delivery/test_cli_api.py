@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from tests.alerts_delivery.robot_server import RobotServer
+from tests.conftest import LOCAL
 from vigilo.alerts.policy import Alert
 from vigilo.alerts.service import AlertService
 from vigilo.api.app import create_app
@@ -81,8 +82,11 @@ def test_api_list_retry_stats(config_file: Path, robot: RobotServer) -> None:
     robot.default = (310000, "sign not match")
     settings = load_settings(config_file)
     row_id = dead_letter(settings)
-    client = TestClient(create_app(settings))
+    client = TestClient(create_app(settings), client=LOCAL)
 
+    remote = TestClient(client.app, client=("198.51.100.7", 40000))  # the ledger is management API
+    assert remote.get("/api/v1/alerts").json()["code"] == "management_local_only"
+    assert remote.post(f"/api/v1/alerts/{row_id}/retry").status_code == 401
     listed = client.get("/api/v1/alerts", params={"state": "dead"})
     assert listed.status_code == 200
     assert [item["id"] for item in listed.json()["items"]] == [row_id]

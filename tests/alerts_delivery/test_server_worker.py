@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.conftest import LOCAL
 from tests.fakes.dingtalk import SECRET, TOKEN, FakeDingTalk
 from vigilo.alerts.policy import Alert
 from vigilo.api.app import create_app
@@ -30,7 +31,7 @@ def test_running_app_delivers_alerts(tmp_path: Path, fake: FakeDingTalk, monkeyp
     monkeypatch.setenv("VIGILO_ALERTS__POLICY__GROUP_WAIT", "0")
     monkeypatch.setenv("VIGILO_ALERTS__OUTBOX__POLL_INTERVAL", "0.05")
     settings = load_settings()
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), client=LOCAL) as client:
         services = client.app.state.services  # type: ignore[attr-defined]
         services.alert_service.submit(Alert(title="考场 3 发现手机", body="phone", labels={"camera": "room-3"}))
         deadline = time.monotonic() + 15

@@ -15,6 +15,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from tests.alerts_delivery.robot_server import RobotServer
+from tests.conftest import LOCAL
 from vigilo.alerts.policy import Alert
 from vigilo.alerts.service import AlertService
 from vigilo.alerts.silences import parse_duration
@@ -56,7 +57,7 @@ def jpeg(size: int = 32) -> bytes:
 
 
 def test_raise_alert_needs_a_key_and_is_idempotent(config_file: Path) -> None:
-    client = TestClient(create_app(load_settings(config_file)))
+    client = TestClient(create_app(load_settings(config_file)), client=LOCAL)
     body = {"title": "门禁检测", "body": "外部系统", "labels": {"camera": "gate"}, "idempotency_key": "ext-1"}
 
     for headers in ({}, {"X-API-Key": "wrong"}, {"Authorization": "Bearer "}, {"Authorization": f"Basic {KEY}"}):
@@ -75,7 +76,7 @@ def test_raise_alert_needs_a_key_and_is_idempotent(config_file: Path) -> None:
 
 
 def test_raise_alert_rejects_bad_bodies_and_images(config_file: Path) -> None:
-    client = TestClient(create_app(load_settings(config_file)))
+    client = TestClient(create_app(load_settings(config_file)), client=LOCAL)
     auth = {"X-API-Key": KEY}
     ok = client.post(
         "/api/v1/alerts",
@@ -105,7 +106,7 @@ def test_raise_alert_rejects_bad_bodies_and_images(config_file: Path) -> None:
 
 def test_silences_api_persist_across_restart(config_file: Path) -> None:
     settings = load_settings(config_file)
-    client = TestClient(create_app(settings))
+    client = TestClient(create_app(settings), client=LOCAL)
     auth = {"Authorization": f"Bearer {KEY}"}
     assert (
         client.post("/api/v1/alerts/silences", json={"match": {"camera": "room-3"}, "duration": "2h"}).status_code

@@ -1,4 +1,5 @@
-"""Alert delivery ledger: list outbox rows, retry dead letters, per-channel stats."""
+"""Alert delivery ledger: list outbox rows, retry dead letters, per-channel stats (management API key,
+`vigilo.api.auth`); raising alerts and silences from outside take an `alerts.api_keys` key."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 
 from vigilo.alerts.inbound import InboundAlert as InboundAlertBody
 from vigilo.alerts.inbound import InboundSilence as InboundSilenceBody
+from vigilo.api.auth import ManagementKey
 from vigilo.api.errors import ApiError
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
@@ -23,7 +25,7 @@ def _service(request: Request) -> Any:
         raise ApiError(503, "alerts_unavailable", reason=str(exc)) from exc
 
 
-@router.get("")
+@router.get("", dependencies=[ManagementKey])
 async def list_alerts(
     request: Request,
     state: State | None = None,
@@ -36,7 +38,7 @@ async def list_alerts(
     return {"items": [row.to_dict() for row in rows]}
 
 
-@router.get("/stats")
+@router.get("/stats", dependencies=[ManagementKey])
 async def alert_stats(request: Request) -> dict[str, Any]:
     """Per channel: sent, failed attempts, retried, dead, suppressed, pending; latency p50/p99 (ms)."""
     service = _service(request)
@@ -44,7 +46,7 @@ async def alert_stats(request: Request) -> dict[str, Any]:
     return {"channels": [s.to_dict() for s in stats]}
 
 
-@router.post("/{row_id}/retry")
+@router.post("/{row_id}/retry", dependencies=[ManagementKey])
 async def retry_alert(request: Request, row_id: int) -> dict[str, Any]:
     """Re-queues a dead letter (409 `alert_not_retryable` for any other state)."""
     from vigilo.alerts.outbox import OutboxError
