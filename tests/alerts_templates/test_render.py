@@ -231,3 +231,16 @@ def test_an_alert_with_its_own_body_keeps_its_words() -> None:
     rendered = zh().render(own, "dingtalk_markdown")
     assert rendered.title == "【紧急】手机告警结束：room-101"
     assert "**持续时间**：42 秒" in rendered.text and "手机检测告警" not in rendered.text
+
+
+def test_plain_text_styles_drop_the_markdown_of_an_alert_body() -> None:
+    body = "**摄像头**：room-3\n\n**区域**：desk-area\n\n[截图](https://v.example/s/1.jpg)"
+    own = phone(title="发现手机：room-3 / desk-area", body=body)
+    for style in ("wecom_text", "dingtalk_text", "feishu_post", "webhook", "email"):
+        text = zh().render(own, style).text
+        assert "摄像头：room-3\n区域：desk-area\n截图 https://v.example/s/1.jpg" in text, (style, text)
+        assert "**" not in text
+    for style in ("dingtalk_markdown", "wecom_markdown", "feishu_interactive"):
+        assert "**摄像头**：room-3" in zh().render(own, style).text  # markdown platforms keep it
+    verbatim = phone(title="t", body="a **literal** b", body_format="text")
+    assert "a **literal** b" in zh().render(verbatim, "wecom_text").text

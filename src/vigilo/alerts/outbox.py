@@ -28,8 +28,10 @@ from sqlalchemy import (
     UniqueConstraint,
     delete,
     func,
+    inspect,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -72,6 +74,8 @@ class OutboxRecord(_Base):
     lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)
     claim_token: Mapped[str | None] = mapped_column(String(64), nullable=True)
     batch_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # The sealed digest this row travels in from its first digest attempt on (see `seal_digest`).
+    digest_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     last_outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
     last_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     last_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -85,6 +89,25 @@ class OutboxRecord(_Base):
         data.pop("claim_token")
         data["title"] = json.loads(self.payload).get("title", "")
         return data
+
+
+class DigestRecord(_Base):
+    """One message carrying several rows, stored before its first send and resent unchanged.
+
+    Its members are the outbox rows whose `digest_id` points here. Retries, another worker and a
+    restart after a kill send this exact message with this exact idempotency key, so a platform
+    that dedupes (DingTalk msgUuid, WeCom duplicate check) shows it once.
+    """
+
+    __tablename__ = "alert_digest"
+    __table_args__ = (UniqueConstraint("channel", "idempotency_key", name="uq_alert_digest_channel_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(100))
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[str] = mapped_column(Text)  # the message, its items included
+    snapshot_path: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
 
 
 @dataclass(frozen=True)
@@ -110,22 +133,57 @@ class OutboxError(Exception):
 
 
 def _message_payload(message: AlertMessage) -> str:
-    return json.dumps(
-        {
-            "title": message.title,
-            "body": message.body,
-            "severity": message.severity,
-            "labels": message.labels,
-            "image_url": message.image_url,
-            "mentions": message.mentions,
-            "at_all": message.at_all,
-            "body_format": message.body_format,
-            "phones": message.phones,
-            "score": message.score,
-            "occurred_at": message.occurred_at,
-            "facts": message.facts,
-        },
-        ensure_ascii=False,
+    return json.dumps(_message_fields(message), ensure_ascii=False)
+
+
+def _digest_payload(message: AlertMessage) -> str:
+    fields = _message_fields(message)
+    fields["items"] = [{**_message_fields(item), "key": item.idempotency_key} for item in message.items]
+    return json.dumps(fields, ensure_ascii=False)
+
+
+def _message_fields(message: AlertMessage) -> dict[str, Any]:
+    return {
+        "title": message.title,
+        "body": message.body,
+        "severity": message.severity,
+        "labels": message.labels,
+        "image_url": message.image_url,
+        "mentions": message.mentions,
+        "at_all": message.at_all,
+        "body_format": message.body_format,
+        "phones": message.phones,
+        "score": message.score,
+        "occurred_at": message.occurred_at,
+        "facts": message.facts,
+    }
+
+
+def _read_snapshot(path: str | None) -> bytes | None:
+    if not path:
+        return None
+    try:
+        return Path(path).read_bytes()
+    except OSError:
+        return None  # the text still goes out; the image was cleaned up or lost
+
+
+def _message_from(data: dict[str, Any], key: str, snapshot: bytes | None) -> AlertMessage:
+    return AlertMessage(
+        title=data["title"],
+        body=data["body"],
+        severity=data.get("severity", "default"),
+        labels=dict(data.get("labels") or {}),
+        snapshot=snapshot,
+        image_url=data.get("image_url"),
+        mentions=list(data.get("mentions") or []),
+        at_all=bool(data.get("at_all")),
+        idempotency_key=key,
+        body_format=data.get("body_format", "markdown"),
+        phones=data.get("phones"),
+        score=data.get("score"),
+        occurred_at=data.get("occurred_at"),
+        facts=dict(data.get("facts") or {}),
     )
 
 
@@ -143,11 +201,19 @@ class Outbox:
         for attempt in range(tries):
             try:
                 _Base.metadata.create_all(self.engine)
+                self._add_missing_columns()
                 return
             except DBAPIError:
                 if attempt == tries - 1:
                     raise
                 time.sleep(0.05 * (attempt + 1))
+
+    def _add_missing_columns(self) -> None:
+        """Outboxes created before `digest_id` existed get the column (create_all adds tables only)."""
+        columns = {c["name"] for c in inspect(self.engine).get_columns(OutboxRecord.__tablename__)}
+        if "digest_id" not in columns:
+            with self.engine.begin() as connection:
+                connection.execute(text(f"ALTER TABLE {OutboxRecord.__tablename__} ADD COLUMN digest_id INTEGER"))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -273,11 +339,83 @@ class Outbox:
         )
         with self._sessions() as session:
             session.execute(statement)
+            session.execute(self._claim_digest_partners(token, now, lease_seconds))
             session.commit()
             rows = session.scalars(
                 select(OutboxRecord).where(OutboxRecord.claim_token == token).order_by(OutboxRecord.id)
             ).all()
         return token, list(rows)
+
+    def _claim_digest_partners(self, token: str, now: float, lease_seconds: float) -> Any:
+        """The other open rows of every digest this claim touched: a sealed digest goes out whole."""
+        claimed = select(OutboxRecord.digest_id).where(
+            OutboxRecord.claim_token == token, OutboxRecord.digest_id.is_not(None)
+        )
+        open_row = (OutboxRecord.state == PENDING) | (
+            (OutboxRecord.state == IN_FLIGHT) & (OutboxRecord.lease_until < now)
+        )
+        return (
+            update(OutboxRecord)
+            .where(OutboxRecord.digest_id.in_(claimed.scalar_subquery()), open_row)
+            .values(
+                state=IN_FLIGHT,
+                claim_token=token,
+                lease_until=now + lease_seconds,
+                attempts=OutboxRecord.attempts + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+    def seal_digest(self, token: str, rows: Sequence[OutboxRecord], message: AlertMessage) -> int | None:
+        """Stores `message` as the digest of `rows` and ties the rows to it, in one transaction,
+        before anything is sent. None (nothing stored) when this claim no longer holds every row."""
+        ids = [row.id for row in rows]
+        snapshot = next((row.snapshot_path for row in reversed(rows) if row.snapshot_path), None)
+        with self._sessions() as session:
+            digest_id = session.scalar(
+                select(DigestRecord.id).where(
+                    DigestRecord.channel == rows[0].channel, DigestRecord.idempotency_key == message.idempotency_key
+                )
+            )
+            if digest_id is None:
+                record = DigestRecord(
+                    channel=rows[0].channel,
+                    idempotency_key=message.idempotency_key,
+                    payload=_digest_payload(message),
+                    snapshot_path=self._store_snapshot(message.snapshot) if message.snapshot else snapshot,
+                    created_at=self._clock(),
+                )
+                session.add(record)
+                session.flush()
+                digest_id = record.id
+            result = session.execute(
+                update(OutboxRecord)
+                .where(OutboxRecord.id.in_(ids), OutboxRecord.claim_token == token, OutboxRecord.digest_id.is_(None))
+                .values(digest_id=digest_id)
+                .execution_options(synchronize_session=False)
+            )
+            if int(getattr(result, "rowcount", 0) or 0) != len(ids):
+                session.rollback()
+                return None
+            session.commit()
+        return digest_id
+
+    def load_digest(self, digest_id: int) -> AlertMessage | None:
+        """The sealed digest message, exactly as stored (items included)."""
+        with self._sessions() as session:
+            record = session.get(DigestRecord, digest_id)
+        if record is None:
+            return None
+        data = json.loads(record.payload)
+        message = _message_from(data, record.idempotency_key, _read_snapshot(record.snapshot_path))
+        message.items = [_message_from(item, item.get("key", ""), None) for item in data.get("items") or []]
+        return message
+
+    def digest_members(self, digest_id: int) -> list[OutboxRecord]:
+        """Every row of a digest, whatever its state."""
+        with self._sessions() as session:
+            query = select(OutboxRecord).where(OutboxRecord.digest_id == digest_id).order_by(OutboxRecord.id)
+            return list(session.scalars(query).all())
 
     def _update_held(self, token: str, ids: Sequence[int], **values: Any) -> int:
         """Updates rows still held by this claim; a claim that lost its lease changes nothing."""
@@ -293,22 +431,29 @@ class Outbox:
             return int(getattr(result, "rowcount", 0) or 0)
 
     def mark_sent(self, token: str, rows: Sequence[OutboxRecord], batch_key: str, code: str | None) -> int:
+        """Records the rows as sent, all in one transaction (a kill cannot leave a digest half marked)."""
         now = self._clock()
         done = 0
-        for row in rows:  # latency differs per row
-            done += self._update_held(
-                token,
-                [row.id],
-                state=SENT,
-                sent_at=now,
-                latency_ms=(now - row.created_at) * 1000.0,
-                batch_key=batch_key,
-                last_outcome="sent",
-                last_code=code,
-                last_reason=None,
-                lease_until=None,
-                claim_token=None,
-            )
+        with self._sessions() as session:
+            for row in rows:  # latency differs per row
+                result = session.execute(
+                    update(OutboxRecord)
+                    .where(OutboxRecord.id == row.id, OutboxRecord.claim_token == token)
+                    .values(
+                        state=SENT,
+                        sent_at=now,
+                        latency_ms=(now - row.created_at) * 1000.0,
+                        batch_key=batch_key,
+                        last_outcome="sent",
+                        last_code=code,
+                        last_reason=None,
+                        lease_until=None,
+                        claim_token=None,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+                done += int(getattr(result, "rowcount", 0) or 0)
+            session.commit()
         return done
 
     def mark_failed(
@@ -352,29 +497,7 @@ class Outbox:
         return self._update_held(token, ids, lease_until=until)
 
     def load_message(self, row: OutboxRecord) -> AlertMessage:
-        data = json.loads(row.payload)
-        snapshot = None
-        if row.snapshot_path:
-            try:
-                snapshot = Path(row.snapshot_path).read_bytes()
-            except OSError:
-                snapshot = None  # the text still goes out; the image was cleaned up or lost
-        return AlertMessage(
-            title=data["title"],
-            body=data["body"],
-            severity=data.get("severity", "default"),
-            labels=dict(data.get("labels") or {}),
-            snapshot=snapshot,
-            image_url=data.get("image_url"),
-            mentions=list(data.get("mentions") or []),
-            at_all=bool(data.get("at_all")),
-            idempotency_key=row.idempotency_key,
-            body_format=data.get("body_format", "markdown"),
-            phones=data.get("phones"),
-            score=data.get("score"),
-            occurred_at=data.get("occurred_at"),
-            facts=dict(data.get("facts") or {}),
-        )
+        return _message_from(json.loads(row.payload), row.idempotency_key, _read_snapshot(row.snapshot_path))
 
     # -- operators' side ------------------------------------------------------------------------
 
@@ -407,7 +530,13 @@ class Outbox:
             result = session.execute(
                 update(OutboxRecord)
                 .where(OutboxRecord.id == row_id, OutboxRecord.state == DEAD)
-                .values(state=PENDING, attempts=0, next_attempt_at=self._clock(), last_reason="requeued")
+                .values(
+                    state=PENDING,
+                    attempts=0,
+                    next_attempt_at=self._clock(),
+                    last_reason="requeued",
+                    digest_id=None,  # a dead digest never showed: the row goes again on its own
+                )
                 .execution_options(synchronize_session=False)
             )
             session.commit()
@@ -424,8 +553,15 @@ class Outbox:
         finished = OutboxRecord.state.in_((SENT, SUPPRESSED, DEAD)) & (OutboxRecord.created_at < before)
         with self._sessions() as session:
             result = session.execute(delete(OutboxRecord).where(finished).execution_options(synchronize_session=False))
+            in_use = select(OutboxRecord.digest_id).where(OutboxRecord.digest_id.is_not(None))
+            session.execute(
+                delete(DigestRecord)
+                .where(DigestRecord.id.not_in(in_use.scalar_subquery()))
+                .execution_options(synchronize_session=False)
+            )
             session.commit()
             kept = set(session.scalars(select(OutboxRecord.snapshot_path).distinct()).all())
+            kept |= set(session.scalars(select(DigestRecord.snapshot_path).distinct()).all())
         if self.snapshot_dir.is_dir():
             for path in self.snapshot_dir.glob("*.jpg"):
                 if str(path) not in kept and path.stat().st_mtime < before:

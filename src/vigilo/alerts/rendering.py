@@ -16,6 +16,7 @@ with sample values, so a typo fails at configuration time, not in a 3 a.m. alert
 from __future__ import annotations
 
 import functools
+import re
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -112,6 +113,24 @@ def _num(value: Any, digits: int = 2) -> str:
     return "" if value is None else f"{float(value):.{digits}f}"
 
 
+_IMAGE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")
+_LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
+_STRONG = re.compile(r"(\*\*|__)(.+?)\1")
+_FONT = re.compile(r"</?font[^>]*>")
+_LINE_MARK = re.compile(r"^(?:#{1,6} |> ?)", re.MULTILINE)
+
+
+def markdown_to_text(text: str) -> str:
+    """Markdown-lite (bold, headings, quotes, links, images, WeCom `<font>`) as plain text, for
+    the platforms and fields that show text as it is (text messages, Feishu posts, e-mail, webhook)."""
+    text = _IMAGE.sub(r"\1", text)
+    text = _LINK.sub(r"\1 \2", text)
+    text = _STRONG.sub(r"\2", text)
+    text = _FONT.sub("", text)
+    text = _LINE_MARK.sub("", text)
+    return re.sub(r"\n{2,}", "\n", text)
+
+
 def local_time(stamp: float | None, tz: tzinfo | None) -> datetime:
     when = datetime.fromtimestamp(stamp, UTC) if stamp is not None else datetime.now(UTC)
     return when.astimezone(tz)
@@ -128,6 +147,7 @@ def alert_view(message: AlertMessage, tz: tzinfo | None) -> dict[str, Any]:
         "seed_wording": kind == "phone" and message.phones is not None and not message.body.strip(),
         "title": message.title,
         "body": message.body,
+        "body_text": markdown_to_text(message.body) if message.body_format == "markdown" else message.body,
         "severity": message.severity,
         "urgent": message.severity == "urgent",
         "kind": kind,

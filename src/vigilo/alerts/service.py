@@ -21,7 +21,7 @@ from pathlib import Path
 from vigilo.alerts import ledger
 from vigilo.alerts.channels.base import Channel
 from vigilo.alerts.message import AlertMessage
-from vigilo.alerts.outbox import DEAD, PENDING, SUPPRESSED, NewRow, Outbox, OutboxRecord
+from vigilo.alerts.outbox import DEAD, IN_FLIGHT, PENDING, SENT, SUPPRESSED, NewRow, Outbox, OutboxRecord
 from vigilo.alerts.outcome import DeliveryResult, Outcome
 from vigilo.alerts.policy import Alert, AlertPolicy, PolicyDecision
 from vigilo.alerts.ratelimit import RateLimiter, build_rate_limiter
@@ -38,10 +38,33 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class _Batch:
     rows: list[OutboxRecord]
+    digest_id: int | None = None  # a digest sealed by an earlier attempt: resent unchanged
 
     @property
     def ids(self) -> list[int]:
         return [row.id for row in self.rows]
+
+
+def split_sealed(rows: Sequence[OutboxRecord]) -> tuple[list[_Batch], list[list[OutboxRecord]]]:
+    """The batches whose message is fixed already, oldest first, and the other rows by group.
+
+    Fixed: digests sealed by an earlier attempt (one batch each), and rows an earlier claim may
+    have sent on their own (claimed before: `attempts` > 1 now). The platform may show such a row
+    already, under its own key; folded into a new digest it would show twice, so it goes alone
+    again, with the same key, for the platform to drop as a repeat.
+    """
+    sealed: dict[int, list[OutboxRecord]] = {}
+    alone: list[_Batch] = []
+    groups: dict[str, list[OutboxRecord]] = {}
+    for row in rows:
+        if row.digest_id is not None:
+            sealed.setdefault(row.digest_id, []).append(row)
+        elif row.attempts > 1:
+            alone.append(_Batch([row]))
+        else:
+            groups.setdefault(row.group_key, []).append(row)
+    batches = [_Batch(members, digest_id) for digest_id, members in sorted(sealed.items())]
+    return batches + alone, list(groups.values())
 
 
 def plan_batches(groups: Sequence[list[OutboxRecord]], free: int) -> list[_Batch]:
@@ -223,40 +246,96 @@ class AlertService:
             log.exception("delivery to %s failed unexpectedly; the rows are retried after their lease", name)
 
     async def _deliver_groups(self, channel: Channel, token: str, rows: list[OutboxRecord]) -> None:
-        groups: dict[str, list[OutboxRecord]] = {}
-        for row in rows:
-            groups.setdefault(row.group_key, []).append(row)
+        sealed, groups = split_sealed(rows)
         windows = self.config.rate_limit.windows_for(channel.kind)
         free = await self.limiter.available(channel.destination_key, windows)
-        batches = plan_batches(list(groups.values()), free)
+        batches = sealed[:free] + plan_batches(groups, free - len(sealed))
         planned = {row.id for batch in batches for row in batch.rows}
         waiting = [row for row in rows if row.id not in planned]
         lease = self.config.outbox.lease_seconds
         for index, batch in enumerate(batches):
+            if index:  # earlier sends took time: keep the rest of the claim ours
+                held = [row.id for later in batches[index:] for row in later.rows] + [r.id for r in waiting]
+                await asyncio.to_thread(self.outbox.extend_lease, token, held, self._clock() + lease)
+            # The message first (database work, sealing a digest), then the slot: what the limiter
+            # counts reaches the platform right after, so our window and the platform's stay aligned.
+            ready = await asyncio.to_thread(self.ready_message, token, batch)
+            if ready is None:
+                continue
             wait = await self.limiter.acquire(channel.destination_key, windows)
             if wait > 0:
                 waiting += [row for later in batches[index:] for row in later.rows]
                 break
-            if index:  # earlier sends took time: keep the rest of the claim ours
-                held = [row.id for later in batches[index:] for row in later.rows] + [r.id for r in waiting]
-                await asyncio.to_thread(self.outbox.extend_lease, token, held, self._clock() + lease)
-            await self._deliver_batch(channel, token, batch)
+            await self._deliver_batch(channel, token, batch, *ready)
         if waiting:
             wait = max(await self.limiter.wait_time(channel.destination_key, windows), 0.05)
             reason = f"waiting for the rate limit of {channel.destination_key}"
             await asyncio.to_thread(self.outbox.defer, token, [r.id for r in waiting], self._clock() + wait, reason)
 
     def compose(self, rows: Sequence[OutboxRecord]) -> tuple[AlertMessage, bool]:
-        """The message for a batch, and whether it is a digest of several alerts."""
+        """The message for a batch, and whether it is a digest of several alerts (not yet sealed)."""
         messages = [self.outbox.load_message(row) for row in rows]
         if len(messages) == 1:
             return messages[0], False
         keys = sorted(m.idempotency_key for m in messages)
         digest_key = "digest-" + hashlib.sha256("\n".join(keys).encode()).hexdigest()[:40]
-        return build_digest(messages, digest_key, self.locale, self.config.outbox.digest_max_items), True
+        digest = build_digest(messages, digest_key, self.locale, self.config.outbox.digest_max_items)
+        if digest.occurred_at is None:
+            digest.occurred_at = self._clock()  # fixed now, so every resend renders the same text
+        return digest, True
 
-    async def _deliver_batch(self, channel: Channel, token: str, batch: _Batch) -> None:
-        msg, is_digest = await asyncio.to_thread(self.compose, batch.rows)
+    def prepare(self, token: str, batch: _Batch) -> tuple[AlertMessage | None, bool]:
+        """The message to send for a batch (None: send nothing), and whether it is a digest.
+
+        A new digest is sealed (stored with its members and key) before its first send, and what
+        goes out is read back from the store, so the first send and every resend are identical.
+        """
+        if batch.digest_id is None:
+            msg, is_digest = self.compose(batch.rows)
+            if not is_digest:
+                return msg, False
+            digest_id = self.outbox.seal_digest(token, batch.rows, msg)
+            if digest_id is None:
+                log.warning("digest of %d alerts not sealed: another worker took its rows", len(batch.rows))
+                return None, True
+        else:
+            digest_id = batch.digest_id
+        digest = self.outbox.load_digest(digest_id)
+        if digest is None:  # only if deleted by hand: the rows come back after each lease, logged
+            log.error("digest %d of %d alerts is missing from the outbox; not sent", digest_id, len(batch.rows))
+        return digest, True
+
+    def settle_sealed(self, token: str, batch: _Batch) -> bool:
+        """For a digest sealed earlier: True when this claim should send it now.
+
+        Already delivered by another claim (some member is sent): the rest is marked sent without
+        sending. Some member held by a live claim elsewhere: this claim steps back until that lease ends.
+        """
+        assert batch.digest_id is not None
+        members = self.outbox.digest_members(batch.digest_id)
+        sent = [m for m in members if m.state == SENT]
+        if sent:
+            self.outbox.mark_sent(token, batch.rows, sent[0].batch_key or "", sent[0].last_code)
+            return False
+        held = {row.id for row in batch.rows}
+        elsewhere = [m for m in members if m.state == IN_FLIGHT and m.id not in held]
+        if elsewhere:
+            until = max((m.lease_until or 0.0) for m in elsewhere)
+            self.outbox.defer(token, list(held), max(until, self._clock()), "digest held by another worker")
+            return False
+        return True
+
+    def ready_message(self, token: str, batch: _Batch) -> tuple[AlertMessage, bool] | None:
+        """The message to send for a batch and whether it is a digest; None when there is nothing
+        to send (a sealed digest already delivered or held elsewhere, or rows taken by another worker)."""
+        if batch.digest_id is not None and not self.settle_sealed(token, batch):
+            return None
+        msg, is_digest = self.prepare(token, batch)
+        return None if msg is None else (msg, is_digest)
+
+    async def _deliver_batch(
+        self, channel: Channel, token: str, batch: _Batch, msg: AlertMessage, is_digest: bool
+    ) -> None:
         result = await self._send(channel, msg)
         ledger.DELIVERIES.labels(channel=channel.name, outcome=result.outcome.value).inc()
         if result.outcome is Outcome.SENT:
@@ -276,25 +355,27 @@ class AlertService:
             return DeliveryResult(Outcome.RETRY, None, f"channel error: {type(exc).__name__}: {exc}")
 
     async def _handle_failure(self, channel: Channel, token: str, batch: _Batch, result: DeliveryResult) -> None:
+        """One decision for the whole batch: a digest's rows stay together (same next attempt, dead
+        together), so the sealed digest is resent whole. Its attempt count is its youngest member's."""
         block = self.config.rate_limit.block_for(channel.kind)
         code = None if result.platform_code is None else str(result.platform_code)
         log.warning("delivery to %s failed: %s", channel.name, describe(result))
-        for row in batch.rows:
-            decision = decide(self.config.retry, result, row.attempts, block, self._rng)
-            if decision.action == "pause":
-                await self.limiter.block(channel.destination_key, decision.delay)
-            dead = decision.action == "dead"
-            await self._fail(
-                token,
-                [row],
-                dead=dead,
-                delay=decision.delay,
-                outcome=result.outcome.value,
-                code=code,
-                reason=decision.reason,
-            )
-            if dead:
-                ledger.ALERTS.labels(channel=channel.name, state=DEAD).inc()
+        attempts = min(row.attempts for row in batch.rows)
+        decision = decide(self.config.retry, result, attempts, block, self._rng)
+        if decision.action == "pause":
+            await self.limiter.block(channel.destination_key, decision.delay)
+        dead = decision.action == "dead"
+        await self._fail(
+            token,
+            batch.rows,
+            dead=dead,
+            delay=decision.delay,
+            outcome=result.outcome.value,
+            code=code,
+            reason=decision.reason,
+        )
+        if dead:
+            ledger.ALERTS.labels(channel=channel.name, state=DEAD).inc(len(batch.rows))
 
     async def _fail(
         self,

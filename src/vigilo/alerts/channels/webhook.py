@@ -6,6 +6,8 @@ When a secret is set, two headers let the receiver check the sender and reject r
     X-Vigilo-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>." + raw body bytes)>
 
 The receiver recomputes the HMAC over the exact bytes received and refuses stale timestamps.
+The summary and description (`annotations`, `title`, `message`) come from the `webhook` template
+(`<locale>/alert/webhook[.<severity>].j2`, falling back to `text.j2`; a user folder overrides it).
 Any 2xx status is success; the body is not read. 429 is a rate limit (Retry-After honoured),
 408 and 5xx are transient, other statuses permanent.
 """
@@ -24,6 +26,7 @@ from urllib.parse import urlsplit
 from vigilo.alerts.channels.base import Channel, ChannelConfigError, Clock, fingerprint
 from vigilo.alerts.message import AlertMessage
 from vigilo.alerts.outcome import DeliveryResult, Outcome, classify_http_status, parse_retry_after
+from vigilo.alerts.rendering import Rendered
 
 SIGNATURE_HEADER = "X-Vigilo-Signature"
 TIMESTAMP_HEADER = "X-Vigilo-Timestamp"
@@ -75,37 +78,32 @@ class WebhookChannel(Channel):
         return found
 
     def body(self, message: AlertMessage) -> dict[str, Any]:
-        """The JSON document posted for `message`."""
-        now = datetime.fromtimestamp(self.clock(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        labels = {"alertname": message.labels.get("alertname", "vigilo"), **message.labels}
-        labels.setdefault("severity", message.severity)
-        annotations = {"summary": message.title, "description": message.body}
-        fingerprint_value = (
-            message.idempotency_key or hashlib.sha256(json.dumps(labels, sort_keys=True).encode()).hexdigest()[:16]
-        )
-        alert: dict[str, Any] = {
-            "status": "firing",
-            "labels": labels,
-            "annotations": annotations,
-            "startsAt": now,
-            "endsAt": _ZERO_TIME,
-            "generatorURL": "",
-            "fingerprint": fingerprint_value,
-        }
+        """The JSON document posted for `message`: Alertmanager's webhook shape (version 4), one
+        entry in `alerts` per alert (a digest lists its alerts), with the summary and description
+        rendered by the `webhook` template (zh-CN by default, user folder first)."""
+        rendered = self.render(message, "")
+        labels = _labels(message)
+        annotations = {"summary": rendered.title, "description": rendered.text}
+        key = message.idempotency_key or _label_hash(labels)
+        if message.items:
+            alerts = [self._entry(item, self.render(item, "")) for item in message.items]
+        else:
+            alerts = [self._entry(message, rendered)]
+        count = int(message.labels.get("digest", len(alerts)) or len(alerts))
         document: dict[str, Any] = {
             "version": "4",
-            "groupKey": f"vigilo:{fingerprint_value}",
-            "truncatedAlerts": 0,
+            "groupKey": f"vigilo:{key}",
+            "truncatedAlerts": max(0, count - len(alerts)),
             "status": "firing",
             "receiver": self.name,
             "groupLabels": {"alertname": labels["alertname"]},
             "commonLabels": labels,
             "commonAnnotations": annotations,
             "externalURL": "",
-            "alerts": [alert],
+            "alerts": alerts,
             # Vigilo's own fields; Alertmanager receivers ignore unknown keys.
-            "title": message.title,
-            "message": message.body,
+            "title": rendered.title,
+            "message": rendered.text,
             "severity": message.severity,
             "idempotencyKey": message.idempotency_key,
             "mentions": message.mentions,
@@ -119,6 +117,23 @@ class WebhookChannel(Channel):
                 "base64": base64.b64encode(message.snapshot).decode("ascii"),
             }
         return document
+
+    def _entry(self, message: AlertMessage, rendered: Rendered) -> dict[str, Any]:
+        """One element of `alerts`."""
+        labels = _labels(message)
+        stamp = message.occurred_at if message.occurred_at is not None else self.clock()
+        entry: dict[str, Any] = {
+            "status": "firing",
+            "labels": labels,
+            "annotations": {"summary": rendered.title, "description": rendered.text},
+            "startsAt": datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "endsAt": _ZERO_TIME,
+            "generatorURL": "",
+            "fingerprint": message.idempotency_key or _label_hash(labels),
+        }
+        if message.image_url:
+            entry["annotations"]["image_url"] = message.image_url
+        return entry
 
     async def _send(self, message: AlertMessage) -> DeliveryResult:
         data = json.dumps(self.body(message), ensure_ascii=False).encode("utf-8")
@@ -134,3 +149,13 @@ class WebhookChannel(Channel):
         if failure is not None:
             return failure
         return DeliveryResult(Outcome.SENT, None, "delivered", None, response.status_code)
+
+
+def _labels(message: AlertMessage) -> dict[str, str]:
+    labels = {"alertname": message.labels.get("alertname", "vigilo"), **message.labels}
+    labels.setdefault("severity", message.severity)
+    return labels
+
+
+def _label_hash(labels: Mapping[str, str]) -> str:
+    return hashlib.sha256(json.dumps(dict(labels), sort_keys=True).encode()).hexdigest()[:16]
