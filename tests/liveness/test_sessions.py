@@ -287,3 +287,20 @@ def test_a_session_the_store_cannot_update_in_time_answers_busy(
         send(service, clock, created.session_id, created.nonce, 1)
     assert code_of(busy) == (409, "liveness_session_busy")
     assert service.get(created.session_id, trusted=True).frames == 0
+
+
+def test_a_frame_kept_waiting_by_a_busy_server_is_not_clock_skew(service: LivenessService, clock: Clock) -> None:
+    """The first frame arrives, then waits 5 s for the server; the client sends the next one when answered.
+    Timed by when the server got to them, the second frame's capture time runs 5 s ahead of the first's
+    (skew); timed by when they arrived, it does not."""
+    created = service.create(actions=["blink"])
+    sid, nonce = created.session_id, created.nonce
+    arrived = clock.now
+    clock.advance(5.0)  # queued behind other users' frames
+    service.submit_frame(sid, noise_frame(1), seq=1, captured_at=arrived * 1000, nonce=nonce, received_at=arrived)
+    service.submit_frame(sid, noise_frame(2), seq=2, captured_at=clock.ms, nonce=nonce, received_at=clock.now)
+    late = service.create(actions=["blink"])
+    service.submit_frame(late.session_id, noise_frame(3), seq=1, captured_at=arrived * 1000, nonce=late.nonce)
+    with pytest.raises(ApiError) as skew:  # without the arrival time the same two frames look like a burst
+        service.submit_frame(late.session_id, noise_frame(4), seq=2, captured_at=clock.ms, nonce=late.nonce)
+    assert code_of(skew) == (422, "liveness_clock_skew")

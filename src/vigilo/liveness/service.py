@@ -167,9 +167,14 @@ class LivenessService:
         nonce: str | None = None,
         trusted: bool = False,
         ip: str | None = None,
+        received_at: float | None = None,
     ) -> SessionView:
-        """Analyses one frame and advances the session. `captured_at` is epoch milliseconds."""
-        now = self.clock()
+        """Analyses one frame and advances the session. `captured_at` is epoch milliseconds.
+
+        `received_at` (epoch seconds) is when the request arrived, if the caller knows: a busy server may
+        start on a frame seconds later, and timing the frame by then would make a queueing delay look like
+        a client clock running ahead (`liveness_clock_skew`; seen at 200 users on 2 cores)."""
+        now = received_at if received_at is not None else self.clock()
         record = self._load(session_id, nonce, trusted)
         self._check_open(session_id, record, now)
         self._check_lockout(user_ref=None, ip=ip, now=now)

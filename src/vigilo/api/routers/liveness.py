@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import time
 from typing import Annotated, Any, Literal
 
 import anyio
@@ -173,6 +174,7 @@ async def create_session(request: Request) -> dict[str, Any]:
 @v1.post("/sessions/{session_id}/frames", openapi_extra=_FRAME_BODY)
 async def submit_frame(session_id: str, request: Request) -> dict[str, Any]:
     """One frame (base64 JSON or multipart `file`) with `seq` and `captured_at` → the session's progress."""
+    received_at = time.time()  # before any queueing for a worker thread or a face mesh
     parsed = await _frame_input(request)
     if isinstance(parsed, tuple):
         data, meta = parsed
@@ -190,6 +192,7 @@ async def submit_frame(session_id: str, request: Request) -> dict[str, Any]:
             nonce=nonce,
             trusted=trusted,
             ip=_client_ip(request),
+            received_at=received_at,
         )
     )
     return view.to_json()
