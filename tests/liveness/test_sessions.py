@@ -17,7 +17,7 @@ import pytest
 
 from tests.liveness.session_fixtures import Clock, make_service, noise_frame
 from vigilo.api.errors import ApiError
-from vigilo.liveness.service import LivenessService
+from vigilo.liveness.service import ANCHOR_FRAMES, LivenessService
 from vigilo.liveness.signals import FaceAnalyzer
 from vigilo.liveness.tokens import KEY_FILE, verify_result
 
@@ -109,13 +109,16 @@ def test_seq_and_capture_time_must_increase(service: LivenessService, clock: Clo
 
 def test_capture_times_running_ahead_of_the_server_are_refused(service: LivenessService, clock: Clock) -> None:
     created = service.create()
-    send(service, clock, created.session_id, created.nonce, 1)
+    for seq in range(1, ANCHOR_FRAMES + 1):  # the first frames set the anchor
+        send(service, clock, created.session_id, created.nonce, seq)
     clock.advance(0.1)
     with pytest.raises(ApiError) as exc:  # claims 10 s of video sent within 0.1 s
         service.submit_frame(
-            created.session_id, noise_frame(2), seq=2, captured_at=clock.ms + 10_000, nonce=created.nonce
+            created.session_id, noise_frame(9), seq=9, captured_at=clock.ms + 10_000, nonce=created.nonce
         )
     assert code_of(exc) == (422, "liveness_clock_skew")
+    clock.advance(0.1)  # running ahead by less than max_clock_skew_ms (2 s) is jitter, not a burst
+    service.submit_frame(created.session_id, noise_frame(10), seq=10, captured_at=clock.ms + 1500, nonce=created.nonce)
 
 
 def test_duplicate_and_near_duplicate_frames_are_refused(service: LivenessService, clock: Clock) -> None:
@@ -289,18 +292,48 @@ def test_a_session_the_store_cannot_update_in_time_answers_busy(
     assert service.get(created.session_id, trusted=True).frames == 0
 
 
-def test_a_frame_kept_waiting_by_a_busy_server_is_not_clock_skew(service: LivenessService, clock: Clock) -> None:
-    """The first frame arrives, then waits 5 s for the server; the client sends the next one when answered.
-    Timed by when the server got to them, the second frame's capture time runs 5 s ahead of the first's
-    (skew); timed by when they arrived, it does not."""
+def test_a_slow_first_upload_or_a_busy_server_is_not_clock_skew(service: LivenessService, clock: Clock) -> None:
+    """The first frame reaches the server 5 s after its capture (a slow first upload, or a queue), the next
+    ones at once. Measured from the first frame, each later one would look 5 s ahead (this is what the load
+    test hit at 200 users); measured from the quickest of the first frames, none is."""
     created = service.create(actions=["blink"])
     sid, nonce = created.session_id, created.nonce
-    arrived = clock.now
-    clock.advance(5.0)  # queued behind other users' frames
-    service.submit_frame(sid, noise_frame(1), seq=1, captured_at=arrived * 1000, nonce=nonce, received_at=arrived)
-    service.submit_frame(sid, noise_frame(2), seq=2, captured_at=clock.ms, nonce=nonce, received_at=clock.now)
-    late = service.create(actions=["blink"])
-    service.submit_frame(late.session_id, noise_frame(3), seq=1, captured_at=arrived * 1000, nonce=late.nonce)
-    with pytest.raises(ApiError) as skew:  # without the arrival time the same two frames look like a burst
-        service.submit_frame(late.session_id, noise_frame(4), seq=2, captured_at=clock.ms, nonce=late.nonce)
-    assert code_of(skew) == (422, "liveness_clock_skew")
+    captured = clock.ms
+    clock.advance(5.0)
+    service.submit_frame(sid, noise_frame(1), seq=1, captured_at=captured, nonce=nonce)
+    for seq in range(2, ANCHOR_FRAMES + 4):
+        clock.advance(0.1)
+        service.submit_frame(sid, noise_frame(seq), seq=seq, captured_at=clock.ms, nonce=nonce)
+    assert service.get(sid, trusted=True).frames == ANCHOR_FRAMES + 3
+
+
+def test_frames_are_timed_by_their_arrival_not_by_when_a_busy_server_got_to_them(
+    service: LivenessService, clock: Clock
+) -> None:
+    """Every first frame arrives at once but waits 5 s for a face mesh; then the server catches up. Timed by
+    when the server got to them, the anchor frames look 5 s late and the next prompt frame 5 s ahead."""
+    for batch, timed_by_arrival in enumerate((True, False)):
+        created = service.create(actions=["blink"])
+        sid, nonce = created.session_id, created.nonce
+        for seq in range(1, ANCHOR_FRAMES + 1):
+            clock.advance(0.1)
+            arrived = clock.now
+            clock.advance(5.0)
+            received = arrived if timed_by_arrival else None
+            service.submit_frame(
+                sid,
+                noise_frame(100 * batch + seq),
+                seq=seq,
+                captured_at=arrived * 1000,
+                nonce=nonce,
+                received_at=received,
+            )
+            clock.advance(-5.0)
+        clock.advance(5.1)  # caught up: the next frame is sent, arrives and is analysed at once
+        frame = noise_frame(100 * batch + ANCHOR_FRAMES + 1)
+        if timed_by_arrival:
+            service.submit_frame(sid, frame, seq=ANCHOR_FRAMES + 1, captured_at=clock.ms, nonce=nonce)
+        else:
+            with pytest.raises(ApiError) as skew:
+                service.submit_frame(sid, frame, seq=ANCHOR_FRAMES + 1, captured_at=clock.ms, nonce=nonce)
+            assert code_of(skew) == (422, "liveness_clock_skew")

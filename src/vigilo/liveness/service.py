@@ -45,6 +45,12 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 KEEP_AFTER_EXPIRY_S = 600  # finished sessions stay readable (for their result) this long
+# The clock check's anchor is the quickest of the first frames (smallest arrival minus capture time), not
+# simply the first: one slow first upload (a TLS handshake on a poor network, a busy server) would
+# otherwise make every later, quicker frame look as if its capture time ran ahead. An attacker gains
+# nothing new: delaying the first frame on purpose already moved the anchor, and these frames only
+# calibrate (no action counts before the prompt that follows calibration).
+ANCHOR_FRAMES = 5
 
 
 class Analyzer(Protocol):
@@ -315,7 +321,7 @@ class LivenessService:
                 raise ApiError(409, "liveness_time_not_increasing")
             if captured_at - last < 1000.0 / self.config.max_fps * 0.9:
                 raise ApiError(429, "liveness_frame_rate", max_fps=self.config.max_fps)
-        if record["clock0"] is not None:
+        if record["clock0"] is not None and record["frames"] >= ANCHOR_FRAMES:
             first_captured, first_received = record["clock0"]
             ahead = (captured_at - first_captured) - (now_ms - first_received)
             if ahead > self.config.max_clock_skew_ms:
@@ -359,8 +365,9 @@ class LivenessService:
         if limit > 0 and previous and mean_abs_diff(previous, frame.fingerprint) < limit:
             raise ApiError(409, "liveness_duplicate_frame")
         if record["clock0"] is None:
-            record["clock0"] = [frame.captured_at, frame.received_ms]
             record["ip"] = frame.ip
+        if record["clock0"] is None or (record["frames"] < ANCHOR_FRAMES and _sooner(frame, record["clock0"])):
+            record["clock0"] = [frame.captured_at, frame.received_ms]
         record["last_seq"] = frame.seq
         record["last_captured"] = frame.captured_at
         record["shas"].append(frame.sha)
@@ -492,3 +499,8 @@ def build_liveness_service(config: LivenessConfig, redis_url: str | None, data_d
     analyzer = FaceAnalyzer(pool_size=config.analyzer_pool, max_faces=2)
     audit = FrameAudit(config.audit, data_dir) if config.audit.enabled else None
     return LivenessService(config, build_store(redis_url), analyzer, data_dir=data_dir, audit=audit)
+
+
+def _sooner(frame: _Frame, anchor: list[float]) -> bool:
+    """`frame` reached the server sooner after its capture than the anchor frame did."""
+    return frame.received_ms - frame.captured_at < anchor[1] - anchor[0]
