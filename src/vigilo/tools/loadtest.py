@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import itertools
 import os
 import statistics
 import subprocess
@@ -49,12 +50,14 @@ API_KEY = "loadtest-key-0123456789abcdef"
 FRAME_INTERVAL_S = 0.1
 
 
+_SERIALS = itertools.count(1)  # one sequence for every run in this process: the warm-up's frames stay unique
+
+
 @dataclass
 class Tally:
     latencies_ms: list[float] = field(default_factory=list)
     outcomes: Counter[str] = field(default_factory=Counter)
     sessions: int = 0
-    serial: int = 0
 
 
 # ---- the virtual users ----------------------------------------------------------------------------------
@@ -73,10 +76,10 @@ async def user(
                 await asyncio.sleep(1.0)
                 continue
         seq += 1
-        tally.serial += 1
+        serial = next(_SERIALS)
         started = time.monotonic()
-        base = urls[tally.serial % len(urls)]
-        finished = await _send(client, base, session, unique(clip[seq % len(clip)], tally.serial), seq, tally)
+        base = urls[serial % len(urls)]
+        finished = await _send(client, base, session, unique(clip[seq % len(clip)], serial), seq, tally)
         if finished:
             session = None
         await asyncio.sleep(max(0.0, FRAME_INTERVAL_S - (time.monotonic() - started)))
