@@ -36,6 +36,8 @@ import numpy as np
 
 from vigilo.api.errors import ApiError
 from vigilo.config.liveness import LivenessConfig
+from vigilo.liveness.seed_rules import SEED_EAR_CLOSED, seed_mouth_open, seed_yaw
+from vigilo.liveness.signals import _EYE_LEFT, _EYE_RIGHT, eye_aspect_ratio, mouth_aspect_ratio
 from vigilo.tools.localredis import redis_server
 
 SHARED_CLIPS = Path(__file__).resolve().parents[4] / "shared" / "data" / "zju-blink"
@@ -189,15 +191,6 @@ def our_row(name: str, redis_url: str | None, clips: list[list[bytes]], calls: i
 
 # ---- the seed's flow (baseline) ---------------------------------------------------------------------
 
-_LEFT_EYE = (33, 160, 158, 133, 153, 144)
-_RIGHT_EYE = (362, 385, 387, 263, 373, 380)
-
-
-def _ear(points: np.ndarray, ids: tuple[int, ...]) -> float:
-    p = points[list(ids)]
-    vertical = np.linalg.norm(p[1] - p[5]) + np.linalg.norm(p[2] - p[4])
-    return float(vertical / (2.0 * np.linalg.norm(p[0] - p[3]) + 1e-9))
-
 
 class _SeedFlow:
     def __init__(self, redis_url: str) -> None:
@@ -224,13 +217,13 @@ class _SeedFlow:
         state = json.loads(self.redis.get(key) or b'{"step": 0, "blinks": 0, "closed": 0}')
         if result.multi_face_landmarks:
             lm = result.multi_face_landmarks[0].landmark
-            points = np.array([(p.x * 640, p.y * 480) for p in lm])
-            ear = (_ear(points, _LEFT_EYE) + _ear(points, _RIGHT_EYE)) / 2
-            mar = float(np.linalg.norm(points[13] - points[14]) / (np.linalg.norm(points[78] - points[308]) + 1e-9))
-            eyes = points[263] - points[33]
-            state["angle"] = math.degrees(math.atan2(points[1][0] - (points[33][0] + eyes[0] / 2), abs(eyes[0])))
-            state["closed"] = state["closed"] + 1 if ear < 0.21 else 0
-            state["mouth_open"] = mar > 0.6
+            height, width = image.shape[:2]
+            normalized = np.array([(p.x, p.y, p.z) for p in lm])
+            pixels = normalized[:, :2] * (width, height)
+            ear = (eye_aspect_ratio(pixels, _EYE_LEFT) + eye_aspect_ratio(pixels, _EYE_RIGHT)) / 2
+            state["angle"] = seed_yaw(normalized, width, height)
+            state["closed"] = state["closed"] + 1 if ear < SEED_EAR_CLOSED else 0
+            state["mouth_open"] = seed_mouth_open(mouth_aspect_ratio(pixels))
         self.redis.set(key, json.dumps(state))
         return bool(result.multi_face_landmarks)
 
