@@ -132,7 +132,12 @@ class Services:
         settings = self.settings
         return self._get(
             "liveness",
-            lambda: build_liveness_service(settings.liveness, settings.sessions.redis_url, settings.storage.data_dir),
+            lambda: build_liveness_service(
+                settings.liveness,
+                settings.sessions.redis_url,
+                settings.storage.data_dir,
+                settings.storage.resolved_database_url(),
+            ),
         )
 
     def warm_up(self) -> None:

@@ -172,3 +172,35 @@ def event_series(services: Services, now: dt.datetime | None = None, zone: str |
         )
         for name in names
     ]
+
+
+# -- liveness ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LivenessStats:
+    days: list[Any]  # vigilo.liveness.outcomes.DaySummary, oldest first
+    reasons: list[tuple[str, int]]
+
+    @property
+    def sessions(self) -> int:
+        return sum(day.sessions for day in self.days)
+
+    @property
+    def passed(self) -> int:
+        return sum(day.passed for day in self.days)
+
+    @property
+    def per_day(self) -> list[tuple[str, int]]:
+        return [(day.day.strftime("%m-%d"), day.sessions) for day in self.days]
+
+
+def liveness_stats(services: Services, days: int = 14) -> LivenessStats:
+    """Finished liveness sessions per day (server's local time zone) and the most frequent failure reasons."""
+    outcomes = services.liveness.outcomes
+    if outcomes is None:
+        raise RuntimeError("liveness outcomes are not stored (no database)")
+    tz = dt.datetime.now().astimezone().tzinfo or dt.UTC
+    summary = outcomes.daily(days, tz)
+    since = dt.datetime.combine(summary[0].day, dt.time(), tzinfo=tz).timestamp()
+    return LivenessStats(summary, outcomes.reasons(since))

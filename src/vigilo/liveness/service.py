@@ -28,6 +28,7 @@ from vigilo.liveness import decision
 from vigilo.liveness.actions import Action, parse_actions, prompt, random_challenge, random_windows
 from vigilo.liveness.audit import FrameAudit
 from vigilo.liveness.frames import exact_hash, mean_abs_diff, thumbnail
+from vigilo.liveness.outcomes import OutcomeStore, outcome_of
 from vigilo.liveness.session import (
     FINAL_STATES,
     OPEN_STATES,
@@ -79,12 +80,14 @@ class LivenessService:
         data_dir: Path,
         clock: Callable[[], float] = time.time,
         audit: FrameAudit | None = None,
+        outcomes: OutcomeStore | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.analyzer = analyzer
         self.clock = clock
         self.audit = audit
+        self.outcomes = outcomes
         configured = config.result_secret.get_secret_value() if config.result_secret else None
         self._secret = load_or_create_secret(configured, data_dir)
 
@@ -97,6 +100,8 @@ class LivenessService:
         if callable(closer):
             closer()
         self.store.close()
+        if self.outcomes is not None:
+            self.outcomes.close()
 
     # ---- sessions -------------------------------------------------------------------------
     def create(
@@ -409,8 +414,12 @@ class LivenessService:
         return saved
 
     def _after_finish(self, session_id: str, record: Record, now: float) -> None:
-        """Counts a failed session (with frames) once, against its user and the IP that sent its frames."""
-        if record["status"] not in FINAL_STATES or record["status"] == "passed" or record["frames"] == 0:
+        """Records the outcome of a finished session once, and counts a failed one (with frames) once,
+        against its user and the IP that sent its frames."""
+        if record["status"] not in FINAL_STATES:
+            return
+        self._record_outcome(session_id, record, now)
+        if record["status"] == "passed" or record["frames"] == 0:
             return
 
         def mark(r: Record) -> bool:
@@ -428,6 +437,24 @@ class LivenessService:
         ):
             if key:
                 self.store.add_failure(key, now, window)
+
+    def _record_outcome(self, session_id: str, record: Record, now: float) -> None:
+        if self.outcomes is None or record.get("outcome_recorded"):
+            return
+
+        def mark(r: Record) -> bool:
+            first = not r.get("outcome_recorded")
+            r["outcome_recorded"] = True
+            return first
+
+        _, first = self._update(session_id, mark, KEEP_AFTER_EXPIRY_S)
+        if not first:
+            return
+        state = decision.DecisionState.from_dict(record["decision"])
+        try:
+            self.outcomes.record(outcome_of(record, state.reasons, state.actions, now))
+        except Exception as exc:  # statistics must never fail a user's check
+            log.error("liveness outcome of a session not stored: %s", type(exc).__name__)
 
     def _view(self, record: Record, completed: str | None = None) -> SessionView:
         state = decision.DecisionState.from_dict(record["decision"])
@@ -491,14 +518,18 @@ def _status(state: decision.DecisionState) -> str:
     return "calibrating" if state.phase == "calibrating" else "in_progress"
 
 
-def build_liveness_service(config: LivenessConfig, redis_url: str | None, data_dir: Path) -> LivenessService:
-    """The service as `Services` builds it: the configured store and a pooled face analyzer."""
+def build_liveness_service(
+    config: LivenessConfig, redis_url: str | None, data_dir: Path, database_url: str | None = None
+) -> LivenessService:
+    """The service as `Services` builds it: the configured store, a pooled face analyzer, and outcomes
+    kept in `database_url` (the event database) for the dashboard's statistics."""
     from vigilo.liveness.signals import FaceAnalyzer
     from vigilo.liveness.store import build_store
 
     analyzer = FaceAnalyzer(pool_size=config.analyzer_pool, max_faces=2)
     audit = FrameAudit(config.audit, data_dir) if config.audit.enabled else None
-    return LivenessService(config, build_store(redis_url), analyzer, data_dir=data_dir, audit=audit)
+    outcomes = OutcomeStore(database_url) if database_url else None
+    return LivenessService(config, build_store(redis_url), analyzer, data_dir=data_dir, audit=audit, outcomes=outcomes)
 
 
 def _sooner(frame: _Frame, anchor: list[float]) -> bool:

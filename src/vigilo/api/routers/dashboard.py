@@ -412,6 +412,15 @@ async def charts_page(request: Request) -> Response:
     return _page(request, "charts.html", visitor, series=series, zones=zones.data or [], zone=zone)
 
 
+@router.get("/liveness", response_class=HTMLResponse)
+async def liveness_page(request: Request) -> Response:
+    visitor = _guard(request)
+    if isinstance(visitor, Response):
+        return visitor
+    stats = await _part(request, service.liveness_stats)
+    return _page(request, "liveness.html", visitor, stats=stats)
+
+
 _ASSET_NAME = re.compile(r"^[A-Za-z0-9_-]+\.(css|js|svg|png|ico)$")
 
 
