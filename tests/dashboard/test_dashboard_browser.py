@@ -77,6 +77,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, int]]:
     hours = [now() - h * 3600 - 60 for h in (1, 2, 2, 5, 9, 26, 50, 50, 100)]
     seed_events(settings, frame, [(CAMERA if i % 3 else OTHER, t) for i, t in enumerate(hours)])
     seed_events(settings, photos[-1].read_bytes(), [(CAMERA, now() - 600)])
+    seed_liveness_outcomes(settings)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     config = uvicorn.Config(create_app(settings), log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
@@ -94,6 +95,20 @@ def served(tmp_path: Path) -> Iterator[tuple[str, int]]:
         sock.close()
         camera.stop()
         robot.stop()
+
+
+def seed_liveness_outcomes(settings: Settings) -> None:
+    """Finished liveness sessions over the last days, as the liveness service records them."""
+    from vigilo.liveness.outcomes import Outcome, OutcomeStore
+
+    store = OutcomeStore(settings.storage.resolved_database_url())
+    reasons = [[], [], ["step_timeout:blink"], [], ["wrong_direction"], [], ["identity_changed"]]  # 7: not 9 days
+    for index in range(40):
+        when = now() - (index % 9) * 86400 - index * 60
+        why = reasons[index % len(reasons)]
+        status = "passed" if not why else "failed"
+        store.record(Outcome(f"seeded-{index}", None, status, why, ["blink", "turn_left"], 30, when - 20, when))
+    store.close()
 
 
 def _camera_online(base: str, settings: Settings) -> bool:
@@ -156,5 +171,11 @@ def test_log_in_and_visit_every_page(served: tuple[str, int]) -> None:
             expect(page.locator("h1")).to_have_text("Charts")
             expect(page.locator("svg.chart")).to_have_count(4)
             _shot(page, "charts")
+
+            page.goto(f"{base}/dashboard/liveness?lang=zh-CN")
+            expect(page.locator("h1")).to_have_text("活体检测统计（近 14 天）")
+            expect(page.locator("svg.chart")).to_have_count(1)
+            expect(page.locator("td code").first).to_have_text("step_timeout")
+            _shot(page, "liveness")
         finally:
             browser.close()
