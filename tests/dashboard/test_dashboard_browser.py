@@ -175,7 +175,7 @@ def test_log_in_and_visit_every_page(served: tuple[str, int]) -> None:
             page.goto(f"{base}/dashboard/liveness?lang=zh-CN")
             expect(page.locator("h1")).to_have_text("活体检测统计（近 14 天）")
             expect(page.locator("svg.chart")).to_have_count(1)
-            expect(page.locator("td code").first).to_have_text("step_timeout")
+            expect(page.locator("td code")).to_have_text(["step_timeout", "wrong_direction", "identity_changed"])
             _shot(page, "liveness")
         finally:
             browser.close()

@@ -135,7 +135,7 @@ class OutcomeStore:
         for outcome in self.recent(since):
             if outcome.status != "passed":
                 counted.update({reason.split(":", 1)[0] for reason in outcome.reasons} or {"unknown"})
-        return counted.most_common(limit)
+        return sorted(counted.items(), key=lambda item: (-item[1], item[0]))[:limit]  # ties: by name
 
     def _cleanup_if_due(self) -> None:
         now = self.clock()
