@@ -18,6 +18,17 @@ WORKER = Path(__file__).with_name("worker_proc.py")
 REPO = Path(__file__).resolve().parents[2]
 
 
+def kill_9_once_sent(child: subprocess.Popen[str], robot: RobotServer) -> None:
+    """SIGKILL the worker as soon as the robot holds its first request (no shutdown code runs)."""
+    try:
+        assert robot.first_arrived.wait(20), "the worker never sent"
+        child.send_signal(signal.SIGKILL)
+        assert child.wait(10) == -signal.SIGKILL
+    finally:
+        if child.poll() is None:
+            child.kill()
+
+
 def spawn(*args: object) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, str(WORKER), *map(str, args)],
@@ -32,13 +43,7 @@ async def test_kill_9_mid_delivery_loses_nothing(tmp_path: Path, robot: RobotSer
     robot.hang_first = 20.0  # the first send never gets its answer: the worker dies waiting
     db = tmp_path / "outbox.db"
     child = spawn(db, robot.url, "-", "k", 1, 20, 60, 2.0, 1.5, 30)
-    try:
-        assert robot.first_arrived.wait(20), "the worker never sent"
-        child.send_signal(signal.SIGKILL)
-        assert child.wait(10) == -signal.SIGKILL
-    finally:
-        if child.poll() is None:
-            child.kill()
+    kill_9_once_sent(child, robot)
     outbox = Outbox(f"sqlite:///{db}", tmp_path / "snapshots")
     [row] = outbox.rows()
     assert row.state == IN_FLIGHT and row.lease_until is not None

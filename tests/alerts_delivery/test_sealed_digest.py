@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import signal
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 
 from tests.alerts_delivery.conftest import delivery_config, make_service, wait_for
 from tests.alerts_delivery.robot_server import RobotServer
-from tests.alerts_delivery.test_processes import spawn
+from tests.alerts_delivery.test_processes import kill_9_once_sent, spawn
 from tests.fakes.dingtalk import SECRET, TOKEN, FakeDingTalk, visible_text
 from vigilo.alerts.channels.dingtalk import DingTalkChannel
 from vigilo.alerts.message import AlertMessage
@@ -118,13 +117,7 @@ async def test_kill_9_during_a_digest_send_resends_it_unchanged(tmp_path: Path, 
     robot.hang_first = 20.0  # the robot takes the digest and the worker dies waiting for the answer
     db = tmp_path / "outbox.db"
     child = spawn(db, robot.url, "-", "k", 3, 1, 60, 2.0, 1.5, 30)  # one slot: the three go as one digest
-    try:
-        assert robot.first_arrived.wait(20), "the worker never sent"
-        child.send_signal(signal.SIGKILL)
-        assert child.wait(10) == -signal.SIGKILL
-    finally:
-        if child.poll() is None:
-            child.kill()
+    kill_9_once_sent(child, robot)
     [first] = robot.received
     assert all(f"k-{i}" in first.text for i in range(3)) and first.key.startswith("digest-")
 

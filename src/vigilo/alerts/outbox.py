@@ -329,12 +329,7 @@ class Outbox:
         statement = (
             update(OutboxRecord)
             .where(OutboxRecord.id.in_(due.scalar_subquery()), claimable)
-            .values(
-                state=IN_FLIGHT,
-                claim_token=token,
-                lease_until=now + lease_seconds,
-                attempts=OutboxRecord.attempts + 1,
-            )
+            .values(_claimed(token, now, lease_seconds))
             .execution_options(synchronize_session=False)
         )
         with self._sessions() as session:
@@ -357,12 +352,7 @@ class Outbox:
         return (
             update(OutboxRecord)
             .where(OutboxRecord.digest_id.in_(claimed.scalar_subquery()), open_row)
-            .values(
-                state=IN_FLIGHT,
-                claim_token=token,
-                lease_until=now + lease_seconds,
-                attempts=OutboxRecord.attempts + 1,
-            )
+            .values(_claimed(token, now, lease_seconds))
             .execution_options(synchronize_session=False)
         )
 
@@ -571,3 +561,13 @@ class Outbox:
     def session(self) -> Session:
         """A session for read-only reports (the ledger)."""
         return self._sessions()
+
+
+def _claimed(token: str, now: float, lease_seconds: float) -> dict[Any, Any]:
+    """The columns a claim sets: in flight for this caller until the lease ends, one more attempt."""
+    return {
+        OutboxRecord.state: IN_FLIGHT,
+        OutboxRecord.claim_token: token,
+        OutboxRecord.lease_until: now + lease_seconds,
+        OutboxRecord.attempts: OutboxRecord.attempts + 1,
+    }
