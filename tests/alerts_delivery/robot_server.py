@@ -39,6 +39,9 @@ class RobotServer:
         self.script: deque[tuple[int, str]] = deque()
         self.default: tuple[int, str] = (0, "ok")
         self.hang_first = 0.0  # seconds the first request is held before answering
+        self.delay = 0.0  # seconds every request takes before its answer
+        self.in_flight = 0
+        self.most_in_flight = 0  # requests being answered at the same time, at most
         self.first_arrived = threading.Event()
         self._release = threading.Event()
         self._lock = threading.Lock()
@@ -79,10 +82,17 @@ class RobotServer:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = json.loads(self.rfile.read(length) or b"{}")
                 number = server._record(body)
+                with server._lock:
+                    server.in_flight += 1
+                    server.most_in_flight = max(server.most_in_flight, server.in_flight)
                 if number == 1:
                     server.first_arrived.set()
                     if server.hang_first:
                         server._release.wait(server.hang_first)
+                if server.delay:
+                    time.sleep(server.delay)
+                with server._lock:
+                    server.in_flight -= 1
                 code, text = server.answer()
                 data = json.dumps({"errcode": code, "errmsg": text}).encode()
                 try:

@@ -1,4 +1,5 @@
-"""Outbox delivery through the real DingTalk channel against a loopback robot server."""
+"""Outbox delivery through the real DingTalk channel against a loopback robot server, on both
+outbox backends (SQLite and Redis)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY
 
-from tests.alerts_delivery.conftest import delivery_config, make_service, wait_for
+from tests.alerts_delivery.conftest import Backend, delivery_config, make_service, wait_for
 from tests.alerts_delivery.robot_server import RobotServer
 from vigilo.alerts.outbox import DEAD, PENDING, SENT, OutboxError
 from vigilo.alerts.policy import Alert
@@ -22,9 +23,11 @@ def alert(camera: str = "gate-1", title: str = "phone seen", **kwargs: object) -
     return Alert(title=title, body=f"{title} at {camera}", labels={"camera": camera}, **kwargs)  # type: ignore[arg-type]
 
 
-async def test_http_200_with_nonzero_errcode_is_never_sent(tmp_path: Path, robot: RobotServer) -> None:
+async def test_http_200_with_nonzero_errcode_is_never_sent(
+    tmp_path: Path, robot: RobotServer, outbox_backend: Backend
+) -> None:
     robot.default = (310000, "sign not match")
-    service = make_service(tmp_path, robot)
+    service = make_service(tmp_path, robot, backend=outbox_backend)
     [row_id] = service.submit(alert())
     await service.run_once()
     row = service.outbox.get(row_id)
@@ -38,9 +41,9 @@ async def test_http_200_with_nonzero_errcode_is_never_sent(tmp_path: Path, robot
     await service.aclose()
 
 
-async def test_busy_errcode_is_retried_not_sent(tmp_path: Path, robot: RobotServer) -> None:
+async def test_busy_errcode_is_retried_not_sent(tmp_path: Path, robot: RobotServer, outbox_backend: Backend) -> None:
     robot.script.extend([(-1, "system busy")])
-    service = make_service(tmp_path, robot)
+    service = make_service(tmp_path, robot, backend=outbox_backend)
     [row_id] = service.submit(alert())
     await service.run_once()
     row = service.outbox.get(row_id)
@@ -55,9 +58,11 @@ async def test_busy_errcode_is_retried_not_sent(tmp_path: Path, robot: RobotServ
     await service.aclose()
 
 
-async def test_backoff_then_dead_letter_then_retry_command(tmp_path: Path, robot: RobotServer) -> None:
+async def test_backoff_then_dead_letter_then_retry_command(
+    tmp_path: Path, robot: RobotServer, outbox_backend: Backend
+) -> None:
     robot.default = (-1, "system busy")
-    service = make_service(tmp_path, robot)
+    service = make_service(tmp_path, robot, backend=outbox_backend)
     [row_id] = service.submit(alert())
     await service.start()
     await wait_for(lambda: _state(service, row_id) == DEAD)
@@ -93,9 +98,11 @@ def _state(service: AlertService, row_id: int) -> str | None:
     return None if row is None else str(row.state)
 
 
-async def test_platform_rate_limit_pauses_the_destination(tmp_path: Path, robot: RobotServer) -> None:
+async def test_platform_rate_limit_pauses_the_destination(
+    tmp_path: Path, robot: RobotServer, outbox_backend: Backend
+) -> None:
     robot.script.append((410100, "send too fast"))  # DingTalk: the robot is blocked for 10 minutes
-    service = make_service(tmp_path, robot)
+    service = make_service(tmp_path, robot, backend=outbox_backend)
     [first] = service.submit(alert("gate-1"))
     await service.run_once()
     [second] = service.submit(alert("gate-2"))
@@ -110,14 +117,14 @@ async def test_platform_rate_limit_pauses_the_destination(tmp_path: Path, robot:
     await service.aclose()
 
 
-async def test_metrics_count_outcomes(tmp_path: Path, robot: RobotServer) -> None:
+async def test_metrics_count_outcomes(tmp_path: Path, robot: RobotServer, outbox_backend: Backend) -> None:
     def sample(name: str, **labels: str) -> float:
         return REGISTRY.get_sample_value(name, labels) or 0.0
 
     before_sent = sample("vigilo_alert_deliveries_total", channel="ops", outcome="sent")
     before_retry = sample("vigilo_alert_deliveries_total", channel="ops", outcome="retry")
     robot.script.append((-1, "busy"))
-    service = make_service(tmp_path, robot)
+    service = make_service(tmp_path, robot, backend=outbox_backend)
     service.submit(alert())
     await service.start()
     await wait_for(lambda: len(robot.received) == 2)
@@ -126,9 +133,11 @@ async def test_metrics_count_outcomes(tmp_path: Path, robot: RobotServer) -> Non
     await service.aclose()
 
 
-async def test_stop_hands_back_rows_cut_off_mid_send(tmp_path: Path, robot: RobotServer) -> None:
+async def test_stop_hands_back_rows_cut_off_mid_send(
+    tmp_path: Path, robot: RobotServer, outbox_backend: Backend
+) -> None:
     robot.hang_first = 10.0
-    service = make_service(tmp_path, robot)
+    service = make_service(tmp_path, robot, backend=outbox_backend)
     [row_id] = service.submit(alert())
     await service.start()
     await wait_for(robot.first_arrived.is_set)
@@ -138,9 +147,11 @@ async def test_stop_hands_back_rows_cut_off_mid_send(tmp_path: Path, robot: Robo
     await service.aclose()
 
 
-async def test_channel_test_message_respects_the_rate_limit(tmp_path: Path, robot: RobotServer) -> None:
+async def test_channel_test_message_respects_the_rate_limit(
+    tmp_path: Path, robot: RobotServer, outbox_backend: Backend
+) -> None:
     config = delivery_config(rate_limit={"limits": {"dingtalk": [{"limit": 1, "per_seconds": 60}]}})
-    service = make_service(tmp_path, robot, config)
+    service = make_service(tmp_path, robot, config, backend=outbox_backend)
     first = await service.send_test("ops")
     second = await service.send_test("ops")
     assert first.ok and second.outcome.value == "rate_limited" and "rate limit" in second.reason
@@ -148,8 +159,10 @@ async def test_channel_test_message_respects_the_rate_limit(tmp_path: Path, robo
     await service.aclose()
 
 
-async def test_purge_removes_old_finished_rows_and_their_snapshots(tmp_path: Path, robot: RobotServer) -> None:
-    service = make_service(tmp_path, robot)
+async def test_purge_removes_old_finished_rows_and_their_snapshots(
+    tmp_path: Path, robot: RobotServer, outbox_backend: Backend
+) -> None:
+    service = make_service(tmp_path, robot, backend=outbox_backend)
     [sent] = service.submit(alert("gate", snapshot=b"\xff\xd8jpeg-1"))
     await service.run_once()
     robot.default = (-1, "busy")

@@ -48,7 +48,11 @@ async def test_rate_limit_holds_at_20_per_minute(tmp_path: Path, robot: RobotSer
 
 
 async def test_overflow_becomes_one_digest_when_the_window_frees(tmp_path: Path, robot: RobotServer) -> None:
-    config = delivery_config(rate_limit={"limits": {"dingtalk": [{"limit": 20, "per_seconds": 1.0}]}})
+    # One send at a time, so the 20 slots leave the window one by one, as far apart as the sends were
+    # (sent four at a time, they free four at a time: three single messages and a digest of seven).
+    config = delivery_config(
+        outbox={"concurrency": 1}, rate_limit={"limits": {"dingtalk": [{"limit": 20, "per_seconds": 1.0}]}}
+    )
     service = make_service(tmp_path, robot, config)
     for i in range(20):
         service.submit(alert(f"cam-{i}", f"first-{i}"))

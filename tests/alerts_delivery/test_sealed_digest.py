@@ -20,7 +20,7 @@ from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from tests.alerts_delivery.conftest import delivery_config, make_service, wait_for
+from tests.alerts_delivery.conftest import Backend, delivery_config, make_service, wait_for
 from tests.alerts_delivery.robot_server import RobotServer
 from tests.alerts_delivery.test_processes import kill_9_once_sent, spawn
 from tests.fakes.dingtalk import SECRET, TOKEN, FakeDingTalk, visible_text
@@ -60,14 +60,20 @@ def fake() -> Iterator[LosingDingTalk]:
     server.stop()
 
 
-def dingtalk_service(tmp_path: Path, fake: FakeDingTalk) -> AlertService:
+def dingtalk_service(tmp_path: Path, fake: FakeDingTalk, backend: Backend) -> AlertService:
     config = delivery_config(
         rate_limit={"limits": {"dingtalk": [{"limit": 2, "per_seconds": 0.5}]}},
         retry={"max_attempts": 5, "base_delay": 0.3, "max_delay": 0.3, "jitter": 0.9},
     )
     channel = DingTalkChannel("ops", access_token=TOKEN, secret=SECRET, base_url=fake.url, timeout=3)
-    outbox = Outbox(f"sqlite:///{tmp_path / 'outbox.db'}", tmp_path / "snapshots")
-    return AlertService({"ops": channel}, config, NotificationConfig(), outbox, MemoryRateLimiter())
+    return AlertService(
+        {"ops": channel},
+        config,
+        NotificationConfig(),
+        backend.outbox(tmp_path),
+        MemoryRateLimiter(),
+        silences=backend.silences(tmp_path),
+    )
 
 
 def submit(service: AlertService, names: list[str]) -> list[int]:
@@ -78,9 +84,11 @@ def shown_counts(bodies: list[dict[str, Any]], names: list[str]) -> Counter[str]
     return Counter(n for body in bodies for n in names if n in visible_text(body))
 
 
-async def test_lost_answer_then_restart_resends_the_same_digest(tmp_path: Path, fake: LosingDingTalk) -> None:
+async def test_lost_answer_then_restart_resends_the_same_digest(
+    tmp_path: Path, fake: LosingDingTalk, outbox_backend: Backend
+) -> None:
     first = [f"ALERT-{i}" for i in range(4)]
-    service = dingtalk_service(tmp_path, fake)
+    service = dingtalk_service(tmp_path, fake, outbox_backend)
     ids = submit(service, first)
     await service.run_once()  # two slots: ALERT-0 alone, a digest of the other three (answer lost)
     [lost] = fake.lost
@@ -93,7 +101,7 @@ async def test_lost_answer_then_restart_resends_the_same_digest(tmp_path: Path, 
     # A restart once the retry is due, with new alerts queued meanwhile: re-composing would mix
     # them with the digest's alerts into a new digest under a new msgUuid.
     await asyncio.sleep(max(0.0, digest_rows[0].next_attempt_at - time.time()) + 0.05)
-    restarted = dingtalk_service(tmp_path, fake)
+    restarted = dingtalk_service(tmp_path, fake, outbox_backend)
     later = [f"ALERT-{i}" for i in range(4, 7)]
     ids += submit(restarted, later)
 
@@ -141,9 +149,11 @@ async def test_kill_9_during_a_digest_send_resends_it_unchanged(tmp_path: Path, 
     assert not any(f"k-{i}" in r.text for r in others for i in range(3))
 
 
-async def test_a_dead_digest_member_retried_goes_alone(tmp_path: Path, robot: RobotServer) -> None:
+async def test_a_dead_digest_member_retried_goes_alone(
+    tmp_path: Path, robot: RobotServer, outbox_backend: Backend
+) -> None:
     config = delivery_config(rate_limit={"limits": {"dingtalk": [{"limit": 1, "per_seconds": 0.2}]}})
-    service = make_service(tmp_path, robot, config)
+    service = make_service(tmp_path, robot, config, backend=outbox_backend)
     robot.script.append((300005, "token is not exist"))  # permanent: the digest dies at once
     ids = [service.submit(Alert(title=f"d-{i}", body="x", labels={"camera": f"d{i}"}))[0] for i in range(3)]
     await service.run_once()
@@ -178,8 +188,8 @@ def test_an_outbox_from_before_digests_gets_the_column(tmp_path: Path) -> None:
     reopened.close()
 
 
-def test_a_claim_takes_a_sealed_digest_whole(tmp_path: Path) -> None:
-    outbox = Outbox(f"sqlite:///{tmp_path / 'o.db'}", tmp_path / "s")
+def test_a_claim_takes_a_sealed_digest_whole(tmp_path: Path, outbox_backend: Backend) -> None:
+    outbox = outbox_backend.outbox(tmp_path)
     for i in range(3):
         message = AlertMessage(title=f"m-{i}", body="x", idempotency_key=f"m-{i}")
         outbox.enqueue(NewRow("ops", "d", f"m-{i}", f"g-{i}", message, due_at=0.0))

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import Counter, Histogram
-from sqlalchemy import case, func, select
 
-from vigilo.alerts.outbox import DEAD, IN_FLIGHT, PENDING, SENT, SUPPRESSED, Outbox, OutboxRecord
+from vigilo.alerts.outbox import DEAD, IN_FLIGHT, PENDING, SENT, SUPPRESSED, StateCount
 
 DELIVERIES = Counter(
     "vigilo_alert_deliveries_total",
@@ -65,35 +64,24 @@ _STATE_FIELDS = {
 }
 
 
-def channel_stats(outbox: Outbox, since: float | None = None, latency_sample: int = 1000) -> list[ChannelStats]:
+class LedgerSource(Protocol):
+    """What the ledger reads from an outbox (SQL aggregates, or computed over Redis rows)."""
+
+    def state_counts(self, since: float | None = None) -> list[StateCount]: ...
+
+    def sent_latencies(self, channel: str, since: float | None = None, limit: int = 1000) -> list[float]: ...
+
+
+def channel_stats(outbox: LedgerSource, since: float | None = None, latency_sample: int = 1000) -> list[ChannelStats]:
     """Counts per channel (rows created after `since`), latency over the latest sent alerts."""
-    where = [] if since is None else [OutboxRecord.created_at >= since]
-    counts = (
-        select(
-            OutboxRecord.channel,
-            OutboxRecord.state,
-            func.count(),
-            func.coalesce(func.sum(OutboxRecord.failures), 0),
-            func.coalesce(func.sum(case((OutboxRecord.failures > 0, 1), else_=0)), 0),
-        )
-        .where(*where)
-        .group_by(OutboxRecord.channel, OutboxRecord.state)
-    )
     found: dict[str, ChannelStats] = {}
-    with outbox.session() as session:
-        for channel, state, count, failures, retried in session.execute(counts).all():
-            stats = found.setdefault(channel, ChannelStats(channel))
-            setattr(stats, _STATE_FIELDS.get(state, "pending"), int(count))
-            stats.failed += int(failures)
-            stats.retried += int(retried)
-        for channel, stats in found.items():
-            latencies = session.scalars(
-                select(OutboxRecord.latency_ms)
-                .where(OutboxRecord.channel == channel, OutboxRecord.state == SENT, *where)
-                .order_by(OutboxRecord.sent_at.desc())
-                .limit(latency_sample)
-            ).all()
-            ordered = sorted(float(v) for v in latencies if v is not None)
-            stats.latency_p50_ms = percentile(ordered, 0.50)
-            stats.latency_p99_ms = percentile(ordered, 0.99)
+    for count in outbox.state_counts(since):
+        stats = found.setdefault(count.channel, ChannelStats(count.channel))
+        setattr(stats, _STATE_FIELDS.get(count.state, "pending"), count.count)
+        stats.failed += count.failures
+        stats.retried += count.retried
+    for channel, stats in found.items():
+        ordered = sorted(outbox.sent_latencies(channel, since, latency_sample))
+        stats.latency_p50_ms = percentile(ordered, 0.50)
+        stats.latency_p99_ms = percentile(ordered, 0.99)
     return [found[name] for name in sorted(found)]

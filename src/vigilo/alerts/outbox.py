@@ -1,8 +1,9 @@
 """Durable outbox: every alert for every channel is a row here before anything is sent.
 
-SQLite (WAL) by default, PostgreSQL by URL. A worker *claims* due rows with a lease
-(`in_flight` + `lease_until` + a claim token); when it dies mid-delivery the lease expires and
-another pass claims the rows again, so delivery is at-least-once. The channel gets the row's
+SQLite (WAL) by default, PostgreSQL by URL; the same in Redis: `outbox_redis.RedisOutbox`.
+A worker *claims* due rows with a lease (`in_flight` + `lease_until` + a claim token); when it
+dies mid-delivery the lease expires and another pass claims the rows again, so delivery is
+at-least-once. The channel gets the row's
 idempotency key so platforms that dedupe (DingTalk msgUuid, WeCom duplicate check) drop repeats.
 
 Timestamps are epoch seconds (floats) from the injected clock.
@@ -26,6 +27,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    case,
     delete,
     func,
     inspect,
@@ -111,6 +113,17 @@ class DigestRecord(_Base):
 
 
 @dataclass(frozen=True)
+class StateCount:
+    """Rows of one channel in one state: how many, their failed attempts, how many failed at all."""
+
+    channel: str
+    state: str
+    count: int
+    failures: int
+    retried: int
+
+
+@dataclass(frozen=True)
 class NewRow:
     channel: str
     destination: str
@@ -157,6 +170,55 @@ def _message_fields(message: AlertMessage) -> dict[str, Any]:
         "occurred_at": message.occurred_at,
         "facts": message.facts,
     }
+
+
+def store_snapshot(snapshot_dir: Path, data: bytes | None) -> str | None:
+    """Writes a snapshot once per content (file named by its hash); returns its path."""
+    if not data:
+        return None
+    path = snapshot_dir / f"{hashlib.sha256(data).hexdigest()}.jpg"
+    if path.exists():
+        path.touch()  # in use again: `purge` goes by age
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{uuid.uuid4().hex}.part")
+        partial.write_bytes(data)
+        partial.replace(path)
+    return str(path)
+
+
+def remove_unused_snapshots(snapshot_dir: Path, kept: set[str | None], before: float) -> None:
+    """Deletes snapshot files older than `before` that no row or digest refers to any more."""
+    if not snapshot_dir.is_dir():
+        return
+    for path in snapshot_dir.glob("*.jpg"):
+        if str(path) not in kept and path.stat().st_mtime < before:
+            path.unlink(missing_ok=True)
+
+
+def row_message(row: OutboxRecord) -> AlertMessage:
+    """The message stored in an outbox row (its snapshot read from disk)."""
+    return _message_from(json.loads(row.payload), row.idempotency_key, _read_snapshot(row.snapshot_path))
+
+
+def digest_message(payload: str, key: str, snapshot_path: str | None) -> AlertMessage:
+    """A sealed digest exactly as stored (items included)."""
+    data = json.loads(payload)
+    message = _message_from(data, key, _read_snapshot(snapshot_path))
+    message.items = [_message_from(item, item.get("key", ""), None) for item in data.get("items") or []]
+    return message
+
+
+def not_retryable(row_id: int, state: str | None) -> OutboxError:
+    """The error for `requeue` of a missing row (state None) or of a row that is not dead."""
+    if state is None:
+        return OutboxError("alert_not_found", f"no alert delivery with id {row_id}", id=row_id)
+    return OutboxError(
+        "alert_not_retryable",
+        f"alert delivery {row_id} is {state}; only dead letters can be retried",
+        id=row_id,
+        state=state,
+    )
 
 
 def _read_snapshot(path: str | None) -> bytes | None:
@@ -221,17 +283,7 @@ class Outbox:
     # -- writing -----------------------------------------------------------------------------
 
     def _store_snapshot(self, data: bytes | None) -> str | None:
-        if not data:
-            return None
-        path = self.snapshot_dir / f"{hashlib.sha256(data).hexdigest()}.jpg"
-        if path.exists():
-            path.touch()  # in use again: `purge` goes by age
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_suffix(f".{uuid.uuid4().hex}.part")
-            partial.write_bytes(data)
-            partial.replace(path)
-        return str(path)
+        return store_snapshot(self.snapshot_dir, data)
 
     def enqueue(self, row: NewRow) -> int:
         """Stores one row; a repeated (channel, idempotency key) returns the existing row's id."""
@@ -396,10 +448,7 @@ class Outbox:
             record = session.get(DigestRecord, digest_id)
         if record is None:
             return None
-        data = json.loads(record.payload)
-        message = _message_from(data, record.idempotency_key, _read_snapshot(record.snapshot_path))
-        message.items = [_message_from(item, item.get("key", ""), None) for item in data.get("items") or []]
-        return message
+        return digest_message(record.payload, record.idempotency_key, record.snapshot_path)
 
     def digest_members(self, digest_id: int) -> list[OutboxRecord]:
         """Every row of a digest, whatever its state."""
@@ -429,17 +478,7 @@ class Outbox:
                 result = session.execute(
                     update(OutboxRecord)
                     .where(OutboxRecord.id == row.id, OutboxRecord.claim_token == token)
-                    .values(
-                        state=SENT,
-                        sent_at=now,
-                        latency_ms=(now - row.created_at) * 1000.0,
-                        batch_key=batch_key,
-                        last_outcome="sent",
-                        last_code=code,
-                        last_reason=None,
-                        lease_until=None,
-                        claim_token=None,
-                    )
+                    .values(**sent_values(now, row.created_at, batch_key, code))
                     .execution_options(synchronize_session=False)
                 )
                 done += int(getattr(result, "rowcount", 0) or 0)
@@ -457,37 +496,18 @@ class Outbox:
         code: str | None,
         reason: str,
     ) -> int:
-        return self._update_held(
-            token,
-            ids,
-            state=DEAD if dead else PENDING,
-            next_attempt_at=next_at,
-            failures=OutboxRecord.failures + 1,
-            last_outcome=outcome,
-            last_code=code,
-            last_reason=reason,
-            lease_until=None,
-            claim_token=None,
-        )
+        values = failed_values(dead, next_at, outcome, code, reason)
+        return self._update_held(token, ids, failures=OutboxRecord.failures + 1, **values)
 
     def defer(self, token: str, ids: Sequence[int], next_at: float, reason: str) -> int:
         """Gives rows back unsent without counting an attempt (our own rate limit said wait)."""
-        return self._update_held(
-            token,
-            ids,
-            state=PENDING,
-            next_attempt_at=next_at,
-            attempts=OutboxRecord.attempts - 1,
-            last_reason=reason,
-            lease_until=None,
-            claim_token=None,
-        )
+        return self._update_held(token, ids, attempts=OutboxRecord.attempts - 1, **deferred_values(next_at, reason))
 
     def extend_lease(self, token: str, ids: Sequence[int], until: float) -> int:
         return self._update_held(token, ids, lease_until=until)
 
     def load_message(self, row: OutboxRecord) -> AlertMessage:
-        return _message_from(json.loads(row.payload), row.idempotency_key, _read_snapshot(row.snapshot_path))
+        return row_message(row)
 
     # -- operators' side ------------------------------------------------------------------------
 
@@ -508,15 +528,8 @@ class Outbox:
         """Puts a dead letter back in the queue with a fresh attempt budget."""
         with self._sessions() as session:
             row = session.get(OutboxRecord, row_id)
-            if row is None:
-                raise OutboxError("alert_not_found", f"no alert delivery with id {row_id}", id=row_id)
-            if row.state != DEAD:
-                raise OutboxError(
-                    "alert_not_retryable",
-                    f"alert delivery {row_id} is {row.state}; only dead letters can be retried",
-                    id=row_id,
-                    state=row.state,
-                )
+            if row is None or row.state != DEAD:
+                raise not_retryable(row_id, None if row is None else row.state)
             result = session.execute(
                 update(OutboxRecord)
                 .where(OutboxRecord.id == row_id, OutboxRecord.state == DEAD)
@@ -552,15 +565,90 @@ class Outbox:
             session.commit()
             kept = set(session.scalars(select(OutboxRecord.snapshot_path).distinct()).all())
             kept |= set(session.scalars(select(DigestRecord.snapshot_path).distinct()).all())
-        if self.snapshot_dir.is_dir():
-            for path in self.snapshot_dir.glob("*.jpg"):
-                if str(path) not in kept and path.stat().st_mtime < before:
-                    path.unlink(missing_ok=True)
+        remove_unused_snapshots(self.snapshot_dir, kept, before)
         return int(getattr(result, "rowcount", 0) or 0)
 
     def session(self) -> Session:
         """A session for read-only reports (the ledger)."""
         return self._sessions()
+
+    # -- the ledger's inputs (the same methods on every backend) -------------------------------
+
+    def state_counts(self, since: float | None = None) -> list[StateCount]:
+        """Per channel and state, over rows created at or after `since` (all rows when None)."""
+        where = [] if since is None else [OutboxRecord.created_at >= since]
+        counts = (
+            select(
+                OutboxRecord.channel,
+                OutboxRecord.state,
+                func.count(),
+                func.coalesce(func.sum(OutboxRecord.failures), 0),
+                func.coalesce(func.sum(case((OutboxRecord.failures > 0, 1), else_=0)), 0),
+            )
+            .where(*where)
+            .group_by(OutboxRecord.channel, OutboxRecord.state)
+        )
+        with self._sessions() as session:
+            found = session.execute(counts).all()
+        return [StateCount(ch, st, int(n), int(failed), int(retried)) for ch, st, n, failed, retried in found]
+
+    def sent_latencies(self, channel: str, since: float | None = None, limit: int = 1000) -> list[float]:
+        """Latencies (ms) of the `limit` latest sent rows of a channel created at or after `since`."""
+        where = [] if since is None else [OutboxRecord.created_at >= since]
+        query = (
+            select(OutboxRecord.latency_ms)
+            .where(OutboxRecord.channel == channel, OutboxRecord.state == SENT, *where)
+            .order_by(OutboxRecord.sent_at.desc())
+            .limit(limit)
+        )
+        with self._sessions() as session:
+            return [float(v) for v in session.scalars(query).all() if v is not None]
+
+    def rows_created(self, start: float, end: float) -> list[OutboxRecord]:
+        """Every row created in [start, end) (reports)."""
+        query = select(OutboxRecord).where(OutboxRecord.created_at >= start, OutboxRecord.created_at < end)
+        with self._sessions() as session:
+            return list(session.scalars(query).all())
+
+
+# What each update a claim makes writes, on every backend (the counters each backend adds itself:
+# failures + 1 for a failure, attempts - 1 for a deferral).
+
+
+def sent_values(now: float, created_at: float, batch_key: str, code: str | None) -> dict[str, Any]:
+    return {
+        "state": SENT,
+        "sent_at": now,
+        "latency_ms": (now - created_at) * 1000.0,
+        "batch_key": batch_key,
+        "last_outcome": "sent",
+        "last_code": code,
+        "last_reason": None,
+        "lease_until": None,
+        "claim_token": None,
+    }
+
+
+def failed_values(dead: bool, next_at: float, outcome: str, code: str | None, reason: str) -> dict[str, Any]:
+    return {
+        "state": DEAD if dead else PENDING,
+        "next_attempt_at": next_at,
+        "last_outcome": outcome,
+        "last_code": code,
+        "last_reason": reason,
+        "lease_until": None,
+        "claim_token": None,
+    }
+
+
+def deferred_values(next_at: float, reason: str) -> dict[str, Any]:
+    return {
+        "state": PENDING,
+        "next_attempt_at": next_at,
+        "last_reason": reason,
+        "lease_until": None,
+        "claim_token": None,
+    }
 
 
 def _claimed(token: str, now: float, lease_seconds: float) -> dict[Any, Any]:

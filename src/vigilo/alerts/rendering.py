@@ -15,6 +15,7 @@ with sample values, so a typo fails at configuration time, not in a 3 a.m. alert
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 import traceback
@@ -200,6 +201,12 @@ class MessageTemplates:
         self.user_dir = user_dir
         self.tz = tz
         self.env = make_environment(user_dir)
+
+    def compile_all(self) -> None:
+        """Compiles every template now (a broken one is skipped: its first send reports it)."""
+        for name in self.env.list_templates(filter_func=lambda name: name.endswith(".j2")):
+            with contextlib.suppress(TemplateError):
+                self.env.get_template(name)
 
     @functools.lru_cache(maxsize=256)  # noqa: B019 - a few objects per process, never freed anyway
     def _template(self, kind: str, style: str, severity: str) -> Template:

@@ -8,13 +8,11 @@ import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, time, timedelta, tzinfo
-from typing import Any, Literal
-
-from sqlalchemy import select
+from typing import Any, Literal, Protocol
 
 from vigilo.alerts.ledger import ChannelStats, percentile
 from vigilo.alerts.message import AlertMessage
-from vigilo.alerts.outbox import DEAD, IN_FLIGHT, PENDING, SENT, SUPPRESSED, Outbox, OutboxRecord
+from vigilo.alerts.outbox import DEAD, IN_FLIGHT, PENDING, SENT, SUPPRESSED, OutboxRecord
 
 Period = Literal["day", "week"]
 PERIOD_DAYS = {"day": 1, "week": 7}
@@ -64,10 +62,10 @@ def _kind(row: OutboxRecord) -> str:
     return str((json.loads(row.payload).get("labels") or {}).get("kind", ""))
 
 
-def _rows(outbox: Outbox, start: float, end: float) -> list[OutboxRecord]:
-    query = select(OutboxRecord).where(OutboxRecord.created_at >= start, OutboxRecord.created_at < end)
-    with outbox.session() as session:
-        return list(session.scalars(query).all())
+class ReportSource(Protocol):
+    """What a report reads from an outbox, whatever its backend."""
+
+    def rows_created(self, start: float, end: float) -> list[OutboxRecord]: ...
 
 
 def _channel_stats(rows: list[OutboxRecord]) -> list[dict[str, Any]]:
@@ -90,12 +88,10 @@ def _channel_stats(rows: list[OutboxRecord]) -> list[dict[str, Any]]:
     return [found[n].to_dict() for n in sorted(found)]
 
 
-def build_report(outbox: Outbox, period: Period, end: float, tz: tzinfo | None) -> ReportData:
+def build_report(outbox: ReportSource, period: Period, end: float, tz: tzinfo | None) -> ReportData:
     """Counts over [end - period, end). An alert sent to several channels counts once."""
     start = end - PERIOD_DAYS[period] * 86400.0
-    rows = [
-        r for r in _rows(outbox, start, end) if json.loads(r.payload).get("labels", {}).get("kind") not in NOT_ALERTS
-    ]
+    rows = [r for r in outbox.rows_created(start, end) if _kind(r) not in NOT_ALERTS]
     alerts: dict[str, dict[str, str]] = {}
     delivered: set[str] = set()
     for row in rows:

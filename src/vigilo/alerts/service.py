@@ -22,14 +22,16 @@ from vigilo.alerts import ledger
 from vigilo.alerts.channels.base import Channel
 from vigilo.alerts.message import AlertMessage
 from vigilo.alerts.outbox import DEAD, IN_FLIGHT, PENDING, SENT, SUPPRESSED, NewRow, Outbox, OutboxRecord
+from vigilo.alerts.outbox_redis import RedisOutbox
 from vigilo.alerts.outcome import DeliveryResult, Outcome
 from vigilo.alerts.policy import Alert, AlertPolicy, PolicyDecision
 from vigilo.alerts.ratelimit import RateLimiter, build_rate_limiter
 from vigilo.alerts.report import Period, build_report, last_slot, report_message, slot_key
 from vigilo.alerts.retry import decide, describe
 from vigilo.alerts.silences import SilenceStore
-from vigilo.config.alert_policy import DeliveryConfig
+from vigilo.config.alert_policy import OUTBOX_REDIS_MISSING, DeliveryConfig
 from vigilo.config.model import NotificationConfig, Settings
+from vigilo.db import make_engine
 from vigilo.i18n import Locale, message
 
 log = logging.getLogger(__name__)
@@ -84,12 +86,13 @@ class AlertService:
         channels: Mapping[str, Channel],
         config: DeliveryConfig,
         notification: NotificationConfig,
-        outbox: Outbox,
+        outbox: Outbox | RedisOutbox,
         limiter: RateLimiter,
         *,
         locale: Locale = "zh-CN",
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        silences: SilenceStore | None = None,
     ) -> None:
         self.channels = dict(channels)
         self.config = config
@@ -97,7 +100,12 @@ class AlertService:
         self.limiter = limiter
         self.locale = locale
         self.policy = AlertPolicy(config.policy, notification, self.channels, clock)
-        self.silences = SilenceStore(outbox.engine, clock)  # persisted silences (API, CLI)
+        # Persisted silences (API, CLI) live in SQL whatever the outbox: next to a SQL outbox by default.
+        if silences is None:
+            if not isinstance(outbox, Outbox):
+                raise ValueError("an outbox without SQL needs a SilenceStore on a SQL database")
+            silences = SilenceStore(outbox.engine, clock)
+        self.silences = silences
         self.silences.load_into(self.policy)
         self._clock = clock
         self._rng = rng or random.Random()
@@ -121,10 +129,17 @@ class AlertService:
     ) -> AlertService:
         """Builds the outbox and limiter from configuration."""
         snapshots = config.outbox.snapshot_dir or data_dir / "alert-snapshots"
-        outbox = Outbox(config.outbox.database_url or database_url, snapshots)
+        sql_url = config.outbox.database_url or database_url
+        outbox: Outbox | RedisOutbox
+        silences = None
+        if config.outbox.backend == "redis":
+            outbox = RedisOutbox(outbox_redis_url(config, redis_url), snapshots, config.outbox.key_prefix)
+            silences = SilenceStore(make_engine(sql_url))
+        else:
+            outbox = Outbox(sql_url, snapshots)
         redis = config.rate_limit.redis_url or redis_url
         limiter = build_rate_limiter(redis, config.rate_limit.key_prefix)
-        return cls(channels, config, notification, outbox, limiter, locale=locale)
+        return cls(channels, config, notification, outbox, limiter, locale=locale, silences=silences)
 
     @classmethod
     def from_settings(cls, settings: Settings, channels: Mapping[str, Channel] | None = None) -> AlertService:
@@ -216,6 +231,8 @@ class AlertService:
     async def _start_pass(self) -> int:
         """Claims due rows and starts one delivery task per channel (not for busy channels)."""
         self._busy = {name: task for name, task in self._busy.items() if not task.done()}
+        if self.channels and set(self.channels) <= set(self._busy):
+            return 0  # nothing could start now; each channel's task wakes the worker when it ends
         token, rows = await asyncio.to_thread(
             self.outbox.claim,
             self.config.outbox.lease_seconds,
@@ -226,7 +243,9 @@ class AlertService:
         for row in rows:
             by_channel.setdefault(row.channel, []).append(row)
         for name, channel_rows in by_channel.items():
-            self._busy[name] = asyncio.create_task(self._deliver_channel(name, token, channel_rows))
+            task = asyncio.create_task(self._deliver_channel(name, token, channel_rows))
+            task.add_done_callback(lambda _done: self._notify_worker())  # its channel's next rows go now
+            self._busy[name] = task
         return len(rows)
 
     async def _deliver_channel(self, name: str, token: str, rows: list[OutboxRecord]) -> None:
@@ -252,25 +271,42 @@ class AlertService:
         batches = sealed[:free] + plan_batches(groups, free - len(sealed))
         planned = {row.id for batch in batches for row in batch.rows}
         waiting = [row for row in rows if row.id not in planned]
-        lease = self.config.outbox.lease_seconds
-        for index, batch in enumerate(batches):
-            if index:  # earlier sends took time: keep the rest of the claim ours
-                held = [row.id for later in batches[index:] for row in later.rows] + [r.id for r in waiting]
-                await asyncio.to_thread(self.outbox.extend_lease, token, held, self._clock() + lease)
-            # The message first (database work, sealing a digest), then the slot: what the limiter
-            # counts reaches the platform right after, so our window and the platform's stay aligned.
-            ready = await asyncio.to_thread(self.ready_message, token, batch)
-            if ready is None:
-                continue
-            wait = await self.limiter.acquire(channel.destination_key, windows)
-            if wait > 0:
-                waiting += [row for later in batches[index:] for row in later.rows]
-                break
-            await self._deliver_batch(channel, token, batch, *ready)
+        slots = asyncio.Semaphore(self.config.outbox.concurrency)
+        limited = asyncio.Event()  # the limiter said wait: batches not started yet go back unsent
+
+        async def deliver(batch: _Batch) -> None:
+            async with slots:  # FIFO: batches start in plan order
+                if limited.is_set():
+                    waiting.extend(batch.rows)
+                    return
+                # The message first (database work, sealing a digest), then the slot: what the limiter
+                # counts reaches the platform right after, so our window and the platform's stay aligned.
+                ready = await asyncio.to_thread(self.ready_message, token, batch)
+                if ready is None:
+                    return
+                if await self.limiter.acquire(channel.destination_key, windows) > 0:
+                    limited.set()
+                    waiting.extend(batch.rows)
+                    return
+                await self._deliver_batch(channel, token, batch, *ready)
+
+        keeper = asyncio.create_task(self._keep_lease(token, [row.id for row in rows]))
+        try:
+            await asyncio.gather(*(deliver(batch) for batch in batches))
+        finally:
+            keeper.cancel()
         if waiting:
             wait = max(await self.limiter.wait_time(channel.destination_key, windows), 0.05)
             reason = f"waiting for the rate limit of {channel.destination_key}"
             await asyncio.to_thread(self.outbox.defer, token, [r.id for r in waiting], self._clock() + wait, reason)
+
+    async def _keep_lease(self, token: str, ids: list[int]) -> None:
+        """Keeps a claim's rows ours while its sends take time: every third of the lease, the rows
+        this claim still holds get a new lease (rows already settled have left the claim)."""
+        lease = self.config.outbox.lease_seconds
+        while True:
+            await asyncio.sleep(lease / 3)
+            await asyncio.to_thread(self.outbox.extend_lease, token, ids, self._clock() + lease)
 
     def compose(self, rows: Sequence[OutboxRecord]) -> tuple[AlertMessage, bool]:
         """The message for a batch, and whether it is a digest of several alerts (not yet sealed)."""
@@ -434,8 +470,23 @@ class AlertService:
             await asyncio.gather(*late, return_exceptions=True)
         self._busy = {}
 
+    def warm_up(self) -> None:
+        """The one-time work of a process's first sends, done before any slot is taken: compiling
+        the templates and loading the HTTP stack's asyncio backend (httpcore imports it on the first
+        request). Left to the first sends, it falls between taking a rate-limit slot and the request
+        reaching the platform: with several sends in flight, the platform would see the first
+        messages arrive up to a second late, bunched with the next ones, over its limit."""
+        import anyio._backends._asyncio  # noqa: F401
+
+        for templates in {id(c.templates): c.templates for c in self.channels.values()}.values():
+            templates.compile_all()
+
     async def _work(self) -> None:
         assert self._wake is not None
+        try:
+            await asyncio.to_thread(self.warm_up)
+        except Exception:
+            log.exception("warming up the alert channels failed; sending anyway")
         while True:
             try:
                 await asyncio.to_thread(self.enqueue_due_reports)
@@ -534,11 +585,25 @@ class AlertService:
         """Stops the worker and releases the rate limiter's and the outbox's connections."""
         await self.stop()
         await self.limiter.close()
-        self.outbox.close()
+        self.close()
 
     def close(self) -> None:
         """Synchronous part of `aclose` (for `Services.close`): the outbox's connections."""
         self.outbox.close()
+        self._close_silences()
+
+    def _close_silences(self) -> None:
+        """The silences' own engine, when it is not the SQL outbox's."""
+        if getattr(self.outbox, "engine", None) is not self.silences.engine:
+            self.silences.engine.dispose()
+
+
+def outbox_redis_url(config: DeliveryConfig, sessions_redis_url: str | None) -> str:
+    """`alerts.outbox.redis_url`, else `sessions.redis_url`; a readable error when neither is set."""
+    url = config.outbox.redis_url or sessions_redis_url
+    if not url:
+        raise ValueError(OUTBOX_REDIS_MISSING)
+    return url
 
 
 def build_digest(messages: Sequence[AlertMessage], key: str, locale: Locale, max_items: int) -> AlertMessage:

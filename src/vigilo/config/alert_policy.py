@@ -182,15 +182,33 @@ class RetryConfig(_Section):
     jitter: float = Field(0.5, ge=0, le=1, description="Fraction of the delay that is randomised.")
 
 
+OUTBOX_REDIS_MISSING = (
+    "alerts.outbox.backend is redis but no Redis URL is set: set alerts.outbox.redis_url or sessions.redis_url "
+    "(VIGILO_SESSIONS__REDIS_URL=redis://host:6379/0)"
+)
+
+
 class OutboxConfig(_Section):
     """The durable queue between the policy and the channels."""
 
-    database_url: str | None = Field(None, description="SQLAlchemy URL; storage.database_url when empty.")
+    backend: Literal["sql", "redis"] = Field(
+        "sql", description="sql: SQLite (WAL) or PostgreSQL by database_url; redis: Redis (alerts-delivery.md)."
+    )
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; storage.database_url when empty. With backend redis: the silences."
+    )
+    redis_url: str | None = Field(
+        None, description="For backend redis: redis://host:port/db; sessions.redis_url when empty."
+    )
+    key_prefix: str = Field("vigilo:alerts:outbox:", description="For backend redis: prefix of every key.")
     snapshot_dir: Path | None = Field(None, description="Snapshots of queued alerts; <data_dir>/alert-snapshots.")
     lease_seconds: float = Field(120.0, gt=0, description="A claimed row is reclaimable after this.")
     poll_interval: float = Field(1.0, gt=0)
     batch_size: int = Field(200, ge=1, description="Most rows claimed per worker pass.")
     send_timeout: float = Field(30.0, gt=0, description="One send may take this long before it is a retry.")
+    concurrency: int = Field(
+        4, ge=1, le=64, description="Messages in flight at once per channel (order between them is not kept)."
+    )
     digest_max_items: int = Field(20, ge=1, description="Alerts listed one by one in a digest message.")
 
     @model_validator(mode="after")

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from vigilo.config.alert_policy import OUTBOX_REDIS_MISSING
 from vigilo.config.alerts import AlertsConfig
 from vigilo.config.cameras import CamerasConfig, EventsConfig
 from vigilo.config.dashboard import DashboardConfig
@@ -192,6 +193,14 @@ class Settings(BaseSettings):
     cameras: CamerasConfig = Field(default_factory=CamerasConfig)
     events: EventsConfig = Field(default_factory=EventsConfig)
     dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
+
+    @model_validator(mode="after")
+    def _outbox_redis_url(self) -> Settings:
+        """A Redis outbox without a URL fails at load (one line), not at the first alert."""
+        outbox = self.alerts.outbox
+        if outbox.backend == "redis" and not (outbox.redis_url or self.sessions.redis_url):
+            raise ValueError(OUTBOX_REDIS_MISSING)
+        return self
 
     def secret_values(self) -> list[str]:
         """Every secret in the config, so logging can redact them."""
