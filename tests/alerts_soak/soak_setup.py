@@ -14,10 +14,13 @@ from pathlib import Path
 
 from vigilo.alerts.channels.dingtalk import DingTalkChannel
 from vigilo.alerts.outbox import Outbox
+from vigilo.alerts.outbox_redis import RedisOutbox
 from vigilo.alerts.ratelimit import build_rate_limiter
 from vigilo.alerts.service import AlertService
+from vigilo.alerts.silences import SilenceStore
 from vigilo.config.alert_policy import DeliveryConfig
 from vigilo.config.model import NotificationConfig
+from vigilo.db import make_engine
 
 ROBOTS = 4  # destinations, each with its own token and limit
 FAKE_LIMIT, FAKE_PER, MARGIN = 25, 1.0, 0.25
@@ -29,7 +32,8 @@ def token(i: int) -> str:
     return f"soak-robot-token-{i:02d}"
 
 
-def build_service(db: Path, fake_url: str, redis_url: str) -> AlertService:
+def build_service(db: Path, fake_url: str, redis_url: str, backend: str = "sql") -> AlertService:
+    """`backend` "sql": the outbox in the SQLite file `db`; "redis": in `redis_url` (silences in `db`)."""
     config = DeliveryConfig.model_validate(
         {
             "policy": {
@@ -56,6 +60,10 @@ def build_service(db: Path, fake_url: str, redis_url: str) -> AlertService:
         f"r{i}": DingTalkChannel(f"r{i}", access_token=token(i), secret=SECRET, base_url=fake_url, timeout=5)
         for i in range(ROBOTS)
     }
-    outbox = Outbox(f"sqlite:///{db}", db.parent / "snapshots")
     limiter = build_rate_limiter(redis_url, config.rate_limit.key_prefix)
-    return AlertService(channels, config, NotificationConfig(), outbox, limiter)
+    if backend == "redis":
+        outbox = RedisOutbox(redis_url, db.parent / "snapshots", f"soak:{db.parent.name}:outbox:")
+        silences = SilenceStore(make_engine(f"sqlite:///{db}"))
+        return AlertService(channels, config, NotificationConfig(), outbox, limiter, silences=silences)
+    sql_outbox = Outbox(f"sqlite:///{db}", db.parent / "snapshots")
+    return AlertService(channels, config, NotificationConfig(), sql_outbox, limiter)

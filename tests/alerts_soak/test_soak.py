@@ -86,10 +86,13 @@ def fake() -> Any:
     server.stop()
 
 
-async def test_soak_1000_alerts_faults_and_kill_9(tmp_path: Path, fake: FaultyDingTalk, redis_url: str) -> None:
+@pytest.mark.parametrize("backend", ["sql", "redis"])
+async def test_soak_1000_alerts_faults_and_kill_9(
+    tmp_path: Path, fake: FaultyDingTalk, redis_url: str, backend: str
+) -> None:
     started = time.monotonic()
     db = tmp_path / "soak.db"
-    service = build_service(db, fake.url, redis_url)
+    service = build_service(db, fake.url, redis_url, backend)
     ids = [
         service.submit(
             Alert(
@@ -105,7 +108,7 @@ async def test_soak_1000_alerts_faults_and_kill_9(tmp_path: Path, fake: FaultyDi
 
     log = (tmp_path / "worker.log").open("w")
     child = subprocess.Popen(
-        [sys.executable, str(WORKER), str(db), fake.url, redis_url, "120"],
+        [sys.executable, str(WORKER), str(db), fake.url, redis_url, "120", backend],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=log,  # a file: a full pipe would stall the worker on its own warnings
