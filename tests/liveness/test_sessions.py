@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -19,12 +20,22 @@ from tests.liveness.session_fixtures import Clock, make_service, noise_frame
 from vigilo.api.errors import ApiError
 from vigilo.liveness.service import ANCHOR_FRAMES, LivenessService
 from vigilo.liveness.signals import FaceAnalyzer
+from vigilo.liveness.store import RedisStore
 from vigilo.liveness.tokens import KEY_FILE, verify_result
 
 
-@pytest.fixture
-def service(clock: Clock, analyzer: FaceAnalyzer, tmp_path: Path) -> LivenessService:
-    return make_service(clock, analyzer, tmp_path)
+@pytest.fixture(params=["memory", "redis"])
+def service(
+    request: pytest.FixtureRequest, clock: Clock, analyzer: FaceAnalyzer, tmp_path: Path
+) -> Iterator[LivenessService]:
+    """Every session rule holds with either store (Redis: one read and one scripted update per frame)."""
+    if request.param == "memory":
+        yield make_service(clock, analyzer, tmp_path)
+        return
+    store = RedisStore(request.getfixturevalue("redis_url"))
+    store._redis.flushdb()  # the replay memory must not carry frames over from another test
+    yield make_service(clock, analyzer, tmp_path, store=store)
+    store.close()
 
 
 def send(

@@ -12,8 +12,9 @@ import pytest
 
 from tests.liveness.session_fixtures import Clock, make_service, noise_frame
 from vigilo.api.errors import ApiError
+from vigilo.liveness.session import CreatedSession
 from vigilo.liveness.signals import FaceAnalyzer
-from vigilo.liveness.store import MemoryStore, RedisStore, SessionStore, build_store
+from vigilo.liveness.store import MemoryStore, RedisStore, Remember, Remembered, SessionStore, build_store
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -152,3 +153,129 @@ def test_concurrent_frames_to_one_session_in_redis(
     assert record["last_seq"] == max(accepted_seqs)
     assert service.get(created.session_id, nonce=created.nonce).frames == accepted
     service.store.close()
+
+
+def _bump(record: dict[str, object]) -> int:
+    value = record["n"]
+    assert isinstance(value, int)
+    record["n"] = value + 1
+    return value + 1
+
+
+def test_read_gathers_the_session_failure_counts_and_remembered_strings(store: SessionStore) -> None:
+    store.create("s1", {"n": 1}, ttl_s=30)
+    store.add_failure("ip:a", 100.0, window_s=60)
+    store.add_failure("ip:a", 101.0, window_s=60)
+    store.remember("frames", ["x"], now=100.0, ttl_s=60)
+    found = store.read(
+        "s1", failure_keys=["ip:a", "ip:b"], window_s=60, namespace="frames", items=["x", "y"], now=110.0
+    )
+    assert found.snapshot is not None and found.snapshot.record == {"n": 1}
+    assert found.failures == (2, 0) and found.seen == {"x"}
+    later = store.read("missing", failure_keys=["ip:a"], window_s=60, namespace="frames", items=["x"], now=170.0)
+    assert later.snapshot is None and later.failures == (0,) and later.seen == frozenset()
+
+
+def test_an_update_from_a_stale_read_sees_the_latest_state(store: SessionStore) -> None:
+    store.create("s1", {"n": 0}, ttl_s=30)
+    stale = store.read("s1").snapshot
+    assert stale is not None
+    store.update("s1", _bump, ttl_s=30)  # someone else writes after our read
+    saved, result = store.update("s1", _bump, ttl_s=30, base=stale)
+    assert result == 2 and saved == {"n": 2} and store.get("s1") == {"n": 2}
+    fresh = store.read("s1").snapshot
+    assert fresh is not None
+    assert store.update("s1", _bump, ttl_s=30, base=fresh)[1] == 3
+    store.delete("s1")
+    assert store.update("s1", _bump, ttl_s=30, base=fresh) == (None, None)
+    assert store.get("s1") is None
+
+
+def test_an_update_remembers_with_its_write_and_refuses_what_is_remembered(store: SessionStore) -> None:
+    store.create("a", {"n": 0}, ttl_s=30)
+    store.create("b", {"n": 0}, ttl_s=30)
+    read_b = store.read("b", namespace="frames", items=["x"], now=100.0)
+    assert read_b.seen == frozenset()  # b looked before a took the frame...
+    store.update("a", _bump, ttl_s=30, remember=Remember("frames", ("x",), now=100.0, ttl_s=60))
+    assert store.seen("frames", ["x"], now=101.0) == {"x"}
+    with pytest.raises(Remembered) as refused:  # ...and still cannot write it after a did
+        store.update("b", _bump, ttl_s=30, base=read_b.snapshot, remember=Remember("frames", ("x",), 101.0, 60))
+    assert refused.value.item == "x" and store.get("b") == {"n": 0}
+    # Once forgotten (60 s later), the same string goes through and is remembered again.
+    store.update("b", _bump, ttl_s=30, remember=Remember("frames", ("x",), now=161.0, ttl_s=60))
+    assert store.get("b") == {"n": 1} and store.seen("frames", ["x"], now=200.0) == {"x"}
+
+
+@pytest.fixture(params=["memory", "redis"])
+def frame_store(request: pytest.FixtureRequest, clock: Clock) -> Iterator[SessionStore]:
+    """A store for a service driven by the test's clock: memory expiry follows that clock."""
+    if request.param == "memory":
+        yield MemoryStore(clock)
+        return
+    redis_store = RedisStore(request.getfixturevalue("redis_url"))
+    redis_store._redis.flushdb()
+    yield redis_store
+    redis_store.close()
+
+
+def test_the_same_bytes_sent_to_two_sessions_at_once_are_accepted_once(
+    frame_store: SessionStore, clock: Clock, analyzer: FaceAnalyzer, tmp_path: Path
+) -> None:
+    """Both frames may pass the replay lookup of their read; only one may pass the atomic update."""
+    service = make_service(clock, analyzer, tmp_path, store=frame_store)
+    clock.advance(1.0)
+    for round_ in range(8):
+        sessions = [service.create() for _ in range(2)]
+        data = noise_frame(50_000 + round_)
+        gate = threading.Barrier(2)
+
+        def submit(created: CreatedSession, data: bytes = data, gate: threading.Barrier = gate) -> str:
+            gate.wait()
+            try:
+                service.submit_frame(created.session_id, data, seq=1, captured_at=clock.ms, nonce=created.nonce)
+            except ApiError as exc:
+                return exc.code
+            return "ok"
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            outcomes = sorted(pool.map(submit, sessions))
+        assert outcomes == ["liveness_replayed_frame", "ok"], outcomes
+        assert sorted(service.get(s.session_id, trusted=True).frames for s in sessions) == [0, 1]
+
+
+def test_an_accepted_frame_costs_two_redis_round_trips(
+    clock: Clock, analyzer: FaceAnalyzer, tmp_path: Path, redis_url: str
+) -> None:
+    """Counted at the client on a real redis-server: one request sent is one round trip. The frame is
+    really stored and its hash really remembered, so the count cannot drop by skipping work."""
+    import redis
+
+    class Counting(redis.connection.Connection):
+        sent = 0
+
+        def send_packed_command(self, command: object, check_health: bool = True) -> None:
+            Counting.sent += 1
+            super().send_packed_command(command, check_health)
+
+    store = RedisStore(redis_url)
+    store._redis.connection_pool.connection_class = Counting
+    service = make_service(clock, analyzer, tmp_path, store=store)
+    created = service.create()
+    frames = [noise_frame(60_000 + i) for i in range(8)]
+    for seq, data in enumerate(frames[:2], start=1):  # warm-up: connection handshake, script load
+        clock.advance(0.1)
+        service.submit_frame(
+            created.session_id, data, seq=seq, captured_at=clock.ms, nonce=created.nonce, ip="10.2.0.1"
+        )
+    before = Counting.sent
+    for seq, data in enumerate(frames[2:], start=3):
+        clock.advance(0.1)
+        service.submit_frame(
+            created.session_id, data, seq=seq, captured_at=clock.ms, nonce=created.nonce, ip="10.2.0.1"
+        )
+    round_trips = (Counting.sent - before) / len(frames[2:])
+    assert round_trips <= 2, round_trips
+    record = store.get(created.session_id)
+    assert record is not None and record["frames"] == len(frames) and record["last_seq"] == len(frames)
+    assert store.seen("frames", record["shas"], clock.now) == set(record["shas"])
+    store.close()

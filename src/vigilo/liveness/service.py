@@ -3,7 +3,9 @@
 The server is the authority: the client only sends frames (with `seq` and `captured_at`); every decision
 is made here from the frames and kept in the `SessionStore`. Frames are analysed outside the store's
 atomic section and applied inside it, so concurrent frames of one session are serialised (the later
-`seq` wins, the other is refused as out of order) without holding a lock during face analysis.
+`seq` wins, the other is refused as out of order) without holding a lock during face analysis. A frame
+costs the store one `read` (session, lockout count, replay lookup) and one `update` from that read, which
+also remembers the frame's hash against replays (with Redis: two round trips).
 
 Sessions are single-use: one challenge, frames until it is decided, one signed result.
 """
@@ -14,7 +16,7 @@ import hmac
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -38,7 +40,7 @@ from vigilo.liveness.session import (
     UploadRules,
 )
 from vigilo.liveness.signals import FaceSignals
-from vigilo.liveness.store import Record, SessionStore, StoreConflict
+from vigilo.liveness.store import Record, Remember, Remembered, SessionStore, Snapshot, StoreConflict
 from vigilo.liveness.tokens import load_or_create_secret, sign_result
 from vigilo.vision.imageio import ImageError, decode_image
 
@@ -186,16 +188,23 @@ class LivenessService:
         start on a frame seconds later, and timing the frame by then would make a queueing delay look like
         a client clock running ahead (`liveness_clock_skew`; seen at 200 users on 2 cores)."""
         now = received_at if received_at is not None else self.clock()
-        record = self._load(session_id, nonce, trusted)
+        # The hash is known before analysis: the replay lookup rides along with the session read.
+        replay = self.config.replay_memory_s > 0 and len(data) <= self.config.max_frame_bytes
+        found = self.store.read(
+            session_id,
+            failure_keys=self._lockout_keys(user_ref=None, ip=ip),
+            window_s=self.config.lockout_window_s,
+            namespace="frames",
+            items=[exact_hash(data)] if replay else [],
+            now=now,
+        )
+        record = self._authorise(found.snapshot.record if found.snapshot else None, nonce, trusted)
         self._check_open(session_id, record, now)
-        self._check_lockout(user_ref=None, ip=ip, now=now)
+        self._raise_if_locked(found.failures)
         self._check_order(record, seq, captured_at, now * 1000.0)
         frame = self._analyse(record, data, seq, captured_at, now, ip)
-        self._check_replay(record, frame, now)
-        saved, completed = self._update(session_id, lambda r: self._apply(r, frame, now), self._ttl(record))
-        if saved is None:
-            raise ApiError(404, "liveness_session_not_found")
-        self._remember(frame, now)
+        self._check_replay(record, frame, found.seen)
+        saved, completed = self._apply_frame(session_id, record, found.snapshot, frame, now)
         self._keep_for_audit(session_id, frame, data)
         self._after_finish(session_id, saved, now)
         return self._view(saved, completed)
@@ -282,9 +291,37 @@ class LivenessService:
         except ValueError as exc:
             raise ApiError(422, "liveness_invalid_actions", reason=str(exc)) from None
 
-    def _update(self, session_id: str, change: Callable[[Record], T], ttl_s: float) -> tuple[Record | None, T]:
+    def _apply_frame(
+        self, session_id: str, record: Record, base: Snapshot | None, frame: _Frame, now: float
+    ) -> tuple[Record, str | None]:
+        """Writes the frame into the session from the read `base`, remembering its hash in the same step."""
+        remember = None
+        if self.config.replay_memory_s > 0:
+            remember = Remember("frames", (frame.sha,), now, self.config.replay_memory_s, limit=200_000)
+
+        def change(latest: Record) -> str | None:
+            return self._apply(latest, frame, now)
+
         try:
-            return self.store.update(session_id, change, ttl_s)
+            saved, completed = self._update(session_id, change, self._ttl(record), base=base, remember=remember)
+        except Remembered:
+            # Another session took the same bytes between our read and our write.
+            raise ApiError(409, "liveness_replayed_frame") from None
+        if saved is None:
+            raise ApiError(404, "liveness_session_not_found")
+        return saved, completed
+
+    def _update(
+        self,
+        session_id: str,
+        change: Callable[[Record], T],
+        ttl_s: float,
+        *,
+        base: Snapshot | None = None,
+        remember: Remember | None = None,
+    ) -> tuple[Record | None, T]:
+        try:
+            return self.store.update(session_id, change, ttl_s, base=base, remember=remember)
         except StoreConflict:
             # Many frames of one session fighting over it: the client retries, nothing is half-written.
             raise ApiError(409, "liveness_session_busy") from None
@@ -293,7 +330,9 @@ class LivenessService:
         return max(1.0, float(record["expires_at"]) - self.clock() + KEEP_AFTER_EXPIRY_S)
 
     def _load(self, session_id: str, nonce: str | None, trusted: bool) -> Record:
-        record = self.store.get(session_id)
+        return self._authorise(self.store.get(session_id), nonce, trusted)
+
+    def _authorise(self, record: Record | None, nonce: str | None, trusted: bool) -> Record:
         if record is None:
             raise ApiError(404, "liveness_session_not_found")
         if not trusted and (nonce is None or not hmac.compare_digest(nonce.encode(), record["nonce"].encode())):
@@ -310,10 +349,18 @@ class LivenessService:
             raise ApiError(409, "liveness_session_closed", state=record["status"])
 
     def _check_lockout(self, *, user_ref: str | None, ip: str | None, now: float) -> None:
+        window = self.config.lockout_window_s
+        keys = self._lockout_keys(user_ref=user_ref, ip=ip)
+        self._raise_if_locked([self.store.count_failures(key, now, window) for key in keys])
+
+    @staticmethod
+    def _lockout_keys(*, user_ref: str | None, ip: str | None) -> list[str]:
+        return [key for key in (f"user:{user_ref}" if user_ref else None, f"ip:{ip}" if ip else None) if key]
+
+    def _raise_if_locked(self, failures: Sequence[int]) -> None:
         window, limit = self.config.lockout_window_s, self.config.lockout_failures
-        for key in (f"user:{user_ref}" if user_ref else None, f"ip:{ip}" if ip else None):
-            if key and self.store.count_failures(key, now, window) >= limit:
-                raise ApiError(429, "liveness_locked", minutes=max(1, round(window / 60)))
+        if any(count >= limit for count in failures):
+            raise ApiError(429, "liveness_locked", minutes=max(1, round(window / 60)))
 
     def _check_order(self, record: Record, seq: int, captured_at: float, now_ms: float) -> None:
         """Monotonic seq and capture time, a sane frame rate, and capture times that do not run ahead of
@@ -352,11 +399,12 @@ class LivenessService:
             ip=ip,
         )
 
-    def _check_replay(self, record: Record, frame: _Frame, now: float) -> None:
-        """The same bytes seen in this session (duplicate) or in any recent session (replay)."""
+    def _check_replay(self, record: Record, frame: _Frame, seen: frozenset[str]) -> None:
+        """The same bytes seen in this session (duplicate) or in any recent session (replay, as `read` found
+        it; the update checks again atomically)."""
         if frame.sha in record["shas"]:
             raise ApiError(409, "liveness_duplicate_frame")
-        if self.config.replay_memory_s > 0 and self.store.seen("frames", [frame.sha], now):
+        if frame.sha in seen:
             raise ApiError(409, "liveness_replayed_frame")
 
     def _apply(self, record: Record, frame: _Frame, now: float) -> str | None:
@@ -388,10 +436,6 @@ class LivenessService:
         if state.done:
             record["finished_at"] = now
         return verdict.completed
-
-    def _remember(self, frame: _Frame, now: float) -> None:
-        if self.config.replay_memory_s > 0:
-            self.store.remember("frames", [frame.sha], now, self.config.replay_memory_s, limit=200_000)
 
     def _finish(self, session_id: str, status: str, reason: str) -> Record:
         """Moves an open session to a final state (no-op on a finished one) and counts the failure."""
