@@ -9,9 +9,10 @@ import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-# Query parameters and fields that carry credentials on the platforms we talk to.
+# Query parameters and fields that carry credentials on the platforms we talk to, and the signature
+# of our own signed snapshot links (`sig`: a working link for as long as it has not expired).
 _SECRET_PARAMS = re.compile(
-    r"(?i)\b(corpsecret|secret|access_token|sign|token|password|api_key|apikey|key)=([^&\s\"']+)"
+    r"(?i)\b(corpsecret|secret|access_token|sign|sig|token|password|api_key|apikey|key)=([^&\s\"']+)"
 )
 REDACTED = "***"
 

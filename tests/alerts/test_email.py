@@ -1,4 +1,4 @@
-"""E-mail channel against a real SMTP server (aiosmtpd) on loopback: plain, STARTTLS and SMTPS."""
+"""E-mail channel against a real SMTP server (aiosmtpd) on loopback: plain and STARTTLS (SMTPS: tests/alerts_edges)."""
 
 from __future__ import annotations
 

@@ -50,10 +50,12 @@ def decide(
     text = describe(result)
     if result.outcome is Outcome.PERMANENT:
         return Decision("dead", reason=f"permanent error, not retried: {text}")
-    if attempts >= config.max_attempts:
-        return Decision("dead", reason=f"gave up after {attempts} attempts; last error: {text}")
     if result.outcome is Outcome.RATE_LIMITED:
+        # The platform refused the destination for a while, not this alert: never a dead letter,
+        # however many pauses in a row (six DingTalk throttles would otherwise kill it within an hour).
         pause = result.retry_after if result.retry_after and result.retry_after > 0 else block_seconds
         return Decision("pause", delay=pause, reason=f"rate limited by the platform: {text}")
+    if attempts >= config.max_attempts:
+        return Decision("dead", reason=f"gave up after {attempts} attempts; last error: {text}")
     # RETRY, and REFRESH_TOKEN (the channel already refreshed and retried once itself).
     return Decision("retry", delay=backoff_delay(config, attempts, rng), reason=f"will retry: {text}")
