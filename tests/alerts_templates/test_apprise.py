@@ -10,7 +10,7 @@ from vigilo.alerts.message import AlertMessage
 from vigilo.alerts.outcome import Outcome
 
 pytestmark = pytest.mark.anyio
-apprise = pytest.importorskip("apprise", reason="apprise is not installed (pip install -e '.[apprise]'; make test installs it)")
+apprise = pytest.importorskip("apprise", reason="apprise is not installed (make test installs it)")
 
 
 def json_url(receiver: FakeWebhookReceiver) -> str:
