@@ -1,4 +1,4 @@
-"""E-mail channel against a real SMTP server (aiosmtpd) on loopback: plain and STARTTLS (SMTPS: tests/alerts_edges)."""
+"""E-mail channel against a real SMTP server (aiosmtpd) on loopback: plain, STARTTLS and SMTPS."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
 
 from tests.alerts.conftest import jpeg
 from tests.fakes.smtp import PASSWORD, USERNAME, FakeSmtp
@@ -142,3 +143,46 @@ async def test_connection_refused_is_retry() -> None:
 
     result = await channel(free_port()).send(alert())
     assert result.outcome is Outcome.RETRY and "SMTP connection failed" in result.reason
+
+
+class _SmtpsFake(FakeSmtp):
+    """The shared fake SMTP server, but speaking TLS from the first byte (port 465 style)."""
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        super().__init__()
+        self._controller = Controller(
+            self._controller.handler,
+            hostname="127.0.0.1",
+            port=self.port,
+            ssl_context=context,
+            authenticator=self._authenticate,
+            auth_required=True,
+            auth_require_tls=False,  # aiosmtpd only counts STARTTLS as TLS; this socket is TLS from the start
+        )
+
+
+async def test_smtps_implicit_tls_delivers_and_refuses_an_untrusted_certificate(cert: tuple[Path, Path]) -> None:
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(*cert)
+    fake = _SmtpsFake(server_ctx).start()
+    common: dict[str, object] = {
+        "host": "127.0.0.1",
+        "port": fake.port,
+        "from_addr": USERNAME,
+        "to": ["ops@example.cn"],
+        "security": "ssl",
+        "username": USERNAME,
+        "password": PASSWORD,
+        "timeout": 5.0,
+    }
+    message = AlertMessage(title="发现手机", body="A 区 2 部手机", idempotency_key="smtps-1")
+    try:
+        trusted = ssl.create_default_context(cafile=str(cert[0]))
+        ok = await EmailChannel("mail", ssl_context=trusted, **common).send(message)
+        untrusted = await EmailChannel("mail", **common).send(message)
+    finally:
+        fake.stop()
+    assert ok.outcome is Outcome.SENT, ok.reason
+    assert untrusted.outcome is Outcome.PERMANENT and "certificate" in untrusted.reason
+    assert [m.rcpt_tos for m in fake.mails] == [["ops@example.cn"]]
+    assert PASSWORD not in ok.reason + untrusted.reason

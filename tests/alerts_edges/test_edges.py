@@ -1,26 +1,21 @@
-"""Edges the other alert suites leave out: SMTPS (implicit TLS) mail, a platform that accepts the
-connection but never answers, a configurable urgent threshold, platform throttles that never
-dead-letter an alert, and redaction of signed snapshot links in log lines."""
+"""Edges the other alert suites leave out: a platform that accepts the connection but never answers,
+a configurable urgent threshold, platform throttles that never dead-letter an alert, and redaction
+of signed snapshot links in log lines."""
 
 from __future__ import annotations
 
 import io
 import logging
 import socket
-import ssl
-import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from tests.alerts_delivery.conftest import delivery_config, make_service
 from tests.alerts_delivery.robot_server import RobotServer
-from tests.fakes.smtp import PASSWORD, USERNAME, FakeSmtp
 from vigilo.alerts.channels.dingtalk import DingTalkChannel
-from vigilo.alerts.channels.email import EmailChannel
 from vigilo.alerts.message import AlertMessage
 from vigilo.alerts.outcome import DeliveryResult, Outcome
 from vigilo.alerts.policy import Alert
@@ -29,69 +24,10 @@ from vigilo.config.alert_policy import RetryConfig
 from vigilo.logs import RedactingFilter
 from vigilo.phone.alerting import SnapshotLinks
 
-pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
-
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    folder = tmp_path_factory.mktemp("tls")
-    key, crt = folder / "key.pem", folder / "cert.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-keyout", str(key), "-out", str(crt), "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return crt, key
-
-
-class _SmtpsFake(FakeSmtp):
-    """The shared fake SMTP server, but speaking TLS from the first byte (port 465 style)."""
-
-    def __init__(self, context: ssl.SSLContext) -> None:
-        super().__init__()
-        self._controller = Controller(
-            self._controller.handler,
-            hostname="127.0.0.1",
-            port=self.port,
-            ssl_context=context,
-            authenticator=self._authenticate,
-            auth_required=True,
-            auth_require_tls=False,  # aiosmtpd only counts STARTTLS as TLS; this socket is TLS from the start
-        )
-
-
-@pytest.mark.anyio
-async def test_smtps_implicit_tls_delivers_and_refuses_an_untrusted_certificate(cert: tuple[Path, Path]) -> None:
-    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server_ctx.load_cert_chain(*cert)
-    fake = _SmtpsFake(server_ctx).start()
-    common: dict[str, object] = {
-        "host": "127.0.0.1",
-        "port": fake.port,
-        "from_addr": USERNAME,
-        "to": ["ops@example.cn"],
-        "security": "ssl",
-        "username": USERNAME,
-        "password": PASSWORD,
-        "timeout": 5.0,
-    }
-    message = AlertMessage(title="发现手机", body="A 区 2 部手机", idempotency_key="smtps-1")
-    try:
-        trusted = ssl.create_default_context(cafile=str(cert[0]))
-        ok = await EmailChannel("mail", ssl_context=trusted, **common).send(message)
-        untrusted = await EmailChannel("mail", **common).send(message)
-    finally:
-        fake.stop()
-    assert ok.outcome is Outcome.SENT, ok.reason
-    assert untrusted.outcome is Outcome.PERMANENT and "certificate" in untrusted.reason
-    assert [m.rcpt_tos for m in fake.mails] == [["ops@example.cn"]]
-    assert PASSWORD not in ok.reason + untrusted.reason
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """Fixtures shared by the liveness session tests (defined in session_fixtures.py)."""
 
-from tests.liveness.session_fixtures import analyzer, clock
+from tests.liveness.session_fixtures import analyzer, any_store_service, clock
 
-__all__ = ["analyzer", "clock"]
+__all__ = ["analyzer", "any_store_service", "clock"]

@@ -14,7 +14,7 @@ import pytest
 from vigilo.config.liveness import LivenessConfig
 from vigilo.liveness.service import LivenessService
 from vigilo.liveness.signals import FaceAnalyzer
-from vigilo.liveness.store import MemoryStore, SessionStore
+from vigilo.liveness.store import MemoryStore, RedisStore, SessionStore
 
 
 class Clock:
@@ -66,6 +66,21 @@ def make_service(
 ) -> LivenessService:
     config = LivenessConfig.model_validate({"api_keys": ["test-key"], **overrides})
     return LivenessService(config, store or MemoryStore(clock), analyzer, data_dir=data_dir, clock=clock)
+
+
+@pytest.fixture(params=["memory", "redis"])
+def any_store_service(
+    request: pytest.FixtureRequest, clock: Clock, analyzer: FaceAnalyzer, tmp_path: Path
+) -> Iterator[LivenessService]:
+    """The service on each store: in memory, and on the real redis-server (one read and one scripted
+    update per frame)."""
+    if request.param == "memory":
+        yield make_service(clock, analyzer, tmp_path)
+        return
+    store = RedisStore(request.getfixturevalue("redis_url"))
+    store._redis.flushdb()  # the replay memory must not carry frames over from another test
+    yield make_service(clock, analyzer, tmp_path, store=store)
+    store.close()
 
 
 def doc_verifier() -> Callable[[str, str, str, str], bool]:

@@ -20,7 +20,6 @@ from vigilo.api.errors import ApiError
 from vigilo.liveness.service import LivenessService
 from vigilo.liveness.session import SessionView
 from vigilo.liveness.signals import FaceAnalyzer
-from vigilo.liveness.store import RedisStore
 from vigilo.liveness.tokens import verify_result
 
 FRAME_STEP = 3  # 30 fps clip -> 10 fps upload
@@ -66,18 +65,6 @@ def drive(
 @pytest.fixture
 def service(clock: Clock, analyzer: FaceAnalyzer, tmp_path: Path) -> LivenessService:
     return make_service(clock, analyzer, tmp_path)
-
-
-@pytest.fixture(params=["memory", "redis"])
-def any_store_service(
-    request: pytest.FixtureRequest, clock: Clock, analyzer: FaceAnalyzer, tmp_path: Path
-) -> Iterator[LivenessService]:
-    if request.param == "memory":
-        yield make_service(clock, analyzer, tmp_path)
-        return
-    store = RedisStore(request.getfixturevalue("redis_url"))
-    yield make_service(clock, analyzer, tmp_path, store=store)
-    store.close()
 
 
 def test_a_real_blink_passes_a_blink_session(any_store_service: LivenessService, clock: Clock) -> None:

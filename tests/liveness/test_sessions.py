@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -24,18 +23,10 @@ from vigilo.liveness.store import RedisStore
 from vigilo.liveness.tokens import KEY_FILE, verify_result
 
 
-@pytest.fixture(params=["memory", "redis"])
-def service(
-    request: pytest.FixtureRequest, clock: Clock, analyzer: FaceAnalyzer, tmp_path: Path
-) -> Iterator[LivenessService]:
-    """Every session rule holds with either store (Redis: one read and one scripted update per frame)."""
-    if request.param == "memory":
-        yield make_service(clock, analyzer, tmp_path)
-        return
-    store = RedisStore(request.getfixturevalue("redis_url"))
-    store._redis.flushdb()  # the replay memory must not carry frames over from another test
-    yield make_service(clock, analyzer, tmp_path, store=store)
-    store.close()
+@pytest.fixture
+def service(any_store_service: LivenessService) -> LivenessService:
+    """Every session rule holds with either store."""
+    return any_store_service
 
 
 def send(
@@ -290,7 +281,6 @@ def test_a_session_the_store_cannot_update_in_time_answers_busy(
     clock: Clock, analyzer: FaceAnalyzer, tmp_path: Path, redis_url: str
 ) -> None:
     """A real Redis store allowed no retries stands for one that lost every race: 409, nothing half-written."""
-    from vigilo.liveness.store import RedisStore
 
     class NoRetries(RedisStore):
         RETRIES = 0
