@@ -19,6 +19,9 @@ def test_bench_rows_measure_accepted_frames_of_real_faces_on_both_stores_and_the
     assert seed.startswith("| seed flow") and "| 24 | 0 |" in seed  # a face found in every frame
     assert all(float(row.split("|")[4]) > 0 for row in (memory, redis, seed))
     assert "frames/s (goal ≥ 2x)" in ratio
+    ceiling, ceiling_ratio = lines[6:8]
+    assert ceiling.startswith("| bare face mesh alone") and "| 24 | 0 |" in ceiling  # a face in every frame
+    assert float(ceiling.split("|")[4]) > 0 and "no path around it can beat this" in ceiling_ratio
 
 
 def test_unique_frames_differ_in_bytes_but_not_in_pixels() -> None:
