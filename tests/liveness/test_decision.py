@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from vigilo.config.liveness import LivenessThresholds
 from vigilo.liveness import decision
 from vigilo.liveness.actions import Action
-from vigilo.liveness.decision import DecisionState, feed, new_state
+from vigilo.liveness.decision import Baseline, DecisionState, StepRecord, feed, new_state
 from vigilo.liveness.signals import FaceSignals
 
 TH = LivenessThresholds()
@@ -310,3 +311,29 @@ def test_finished_state_ignores_frames_and_expire_fails_open_ones() -> None:
     other = new_state([Action.SMILE], [6000])
     decision.expire(other, "cancelled")
     assert other.phase == "failed" and other.reasons == ["cancelled"]
+
+
+def test_state_to_dict_matches_asdict_and_shares_no_lists() -> None:
+    state = DecisionState(
+        actions=["blink", "turn_left"],
+        windows_ms=[8000, 8000],
+        phase="running",
+        started_at=1.0,
+        samples=[[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]],
+        sample_geometry=[[1.0, 2.0]],
+        baseline=Baseline(yaw=1.5, pitch=-2.0, eyes=0.3, mouth=0.05, smile=0.1, geometry=[1.0, 2.0]),
+        step=1,
+        completed=[StepRecord("blink", 10.0, 11.0, 12.0)],
+        reasons=["r"],
+        notes=["n"],
+    )
+    data = state.to_dict()
+    assert data == asdict(state)
+    assert DecisionState.from_dict(data) == state
+    data["samples"][0].append(9.9)
+    assert data["baseline"] is not None
+    data["baseline"]["geometry"].append(3.0)
+    data["completed"][0]["action"] = "smile"
+    data["notes"].append("x")
+    assert state.samples[0] == [0.1, 0.2, 0.3] and state.baseline is not None
+    assert state.baseline.geometry == [1.0, 2.0] and state.completed[0].action == "blink" and state.notes == ["n"]
