@@ -383,7 +383,8 @@ class AlertService:
 
     async def _send(self, channel: Channel, msg: AlertMessage) -> DeliveryResult:
         try:
-            return await asyncio.wait_for(channel.send(msg), self.config.outbox.send_timeout)
+            async with asyncio.timeout(self.config.outbox.send_timeout):  # not wait_for: see `_work`
+                return await channel.send(msg)
         except TimeoutError:
             return DeliveryResult(Outcome.RETRY, None, f"no answer within {self.config.outbox.send_timeout:g} s")
         except Exception as exc:  # channels should not raise, but a bug must not lose the alert
@@ -488,6 +489,7 @@ class AlertService:
         except Exception:
             log.exception("warming up the alert channels failed; sending anyway")
         while True:
+            self._wake.clear()  # before the pass: a wake during it (a submit, a channel's pass ending) is kept
             try:
                 await asyncio.to_thread(self.enqueue_due_reports)
                 claimed = await self._start_pass()
@@ -497,9 +499,12 @@ class AlertService:
             if claimed:
                 await asyncio.sleep(0)
                 continue
-            self._wake.clear()
+            # asyncio.timeout, not asyncio.wait_for: on Python 3.11, wait_for swallows a cancellation that
+            # arrives as the wake is set (gh-86296), and `stop()` then waited for this loop forever (seen
+            # once in about three runs of the delivery tests, where a channel's end sets the wake).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.config.outbox.poll_interval)
+                async with asyncio.timeout(self.config.outbox.poll_interval):
+                    await self._wake.wait()
 
     def _notify_worker(self) -> None:
         if self._loop is None or self._wake is None or self._loop.is_closed():
