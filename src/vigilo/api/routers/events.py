@@ -86,7 +86,10 @@ async def _sse(feed: Any, camera: str | None) -> AsyncIterator[str]:
         yield "retry: 3000\n: connected\n\n"
         while True:
             try:
-                event = await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)
+                # asyncio.timeout, not wait_for: 3.11's wait_for can swallow the cancellation a client's
+                # disconnect brings when an event arrives at the same moment (gh-86296).
+                async with asyncio.timeout(HEARTBEAT_SECONDS):
+                    event = await queue.get()
             except TimeoutError:
                 yield ": keep-alive\n\n"
                 continue
